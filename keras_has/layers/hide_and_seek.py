@@ -1,0 +1,454 @@
+"""The `HideAndSeek` layer (Singh et al., Hide-and-Seek, Sec. 3)."""
+
+import numbers
+
+import keras
+import numpy as np
+from keras.src.layers.preprocessing.data_layer import DataLayer
+
+from keras_has.layers import runtime
+from keras_has.layers.cells import parse_cell_sizes
+from keras_has.layers.hiding import block_unit
+from keras_has.layers.hiding import draw_hidden_blocks
+from keras_has.layers.hiding import fill_hidden_blocks
+from keras_has.layers.hiding import word_bytes
+
+MODES = ("image", "feature_map", "temporal")
+MAX_UNBATCHED_IMAGE_CHANNELS = 4
+
+
+@keras.saving.register_keras_serializable(package="keras_has")
+class HideAndSeek(DataLayer):
+    """Hides random grid cells of images, feature maps or feature sequences.
+
+    During training each input is divided into a grid of cells starting at the
+    top-left corner (a last row or column that does not fit is a partial
+    cell); each cell is hidden independently with probability `hide_prob` by
+    setting all its values, across channels, to the fill. Every image gets a
+    new pattern on every call. At inference the input is returned unchanged.
+
+    When to hide: `training=True` hides and `training=False` does not
+    (`fit` passes True; `predict` and `evaluate` pass False). Without a flag,
+    the layer hides when called on its own (`dataset.map(layer)`) or inside a
+    pipeline of preprocessing layers only (`keras.Sequential([HideAndSeek(..),
+    RandomFlip()])`), and does not hide inside a network called without one
+    (`model(x)`, and the serving function of `model.export()`).
+
+    Modes and shapes:
+        - "image": images (B, H, W, C) or one image (H, W, C) (channels first
+          with `data_format="channels_first"`). The fill defaults to the
+          per-channel training-set mean, computed by `adapt()`.
+        - "feature_map": conv activations (B, H, W, C), e.g. after conv1. The
+          "mean" fill is a per-channel running mean of the activations,
+          updated while training.
+        - "temporal": feature sequences (B, T, D) or (T, D), hidden in
+          segments along T. The "mean" fill is the dataset's mean feature,
+          computed by `adapt()`.
+
+    Args:
+        patch_size: cell size in pixels (square cells) or, in temporal mode,
+            segment length in steps; a float in (0, 1) is a fraction of each
+            side (the paper's N/L); 0 means "no hiding". A list: each image
+            draws one entry uniformly (the paper's mixed setting,
+            `[0, 16, 32, 44, 56]`).
+        hide_prob: probability of hiding each cell, in [0, 1].
+        fill_value: "mean" (see modes), a number, or one value per channel.
+            Integer inputs get the fill rounded to the nearest integer.
+        mode: "image", "feature_map" or "temporal".
+        num_segments: temporal mode only, instead of `patch_size`: segments
+            per sequence (or a list to draw from); segment length is
+            ceil(T / num_segments).
+        momentum: feature_map mode running-mean momentum, in [0, 1).
+        seed: int for reproducible patterns, or None.
+        data_format: "channels_last" or "channels_first" (images and feature
+            maps); defaults to `keras.config.image_data_format()`.
+
+    The output has the input's shape and dtype (uint8 stays uint8, float16
+    stays float16). Under a `tf.distribute` strategy each replica draws its
+    own patterns.
+
+    Example:
+
+    >>> layer = keras_has.HideAndSeek(patch_size=[0, 16, 32, 44, 56])
+    >>> layer.adapt(train_images)  # per-channel mean, the paper's fill
+    >>> dataset = dataset.map(lambda x, y: (layer(x), y))
+    """
+
+    def __init__(
+        self,
+        patch_size=None,
+        hide_prob=0.5,
+        fill_value="mean",
+        mode="image",
+        num_segments=None,
+        momentum=0.99,
+        seed=None,
+        data_format=None,
+        **kwargs,
+    ):
+        kwargs.pop("autocast", None)
+        # No autocasting: the output keeps the input dtype.
+        super().__init__(autocast=False, **kwargs)
+        if mode not in MODES:
+            raise ValueError(
+                f"`mode` must be one of {MODES}. Received: mode={mode!r}"
+            )
+        self.mode = mode
+        self._cells = parse_cell_sizes(patch_size, num_segments, mode)
+        self.patch_size = _plain(patch_size)
+        self.num_segments = _plain(num_segments)
+        self.hide_prob = _check_fraction(hide_prob, "hide_prob", closed=True)
+        self.fill_value = _check_fill_value(fill_value)
+        self.momentum = _check_fraction(momentum, "momentum", closed=False)
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+        ):
+            raise ValueError(f"`seed` must be an int or None. Received: {seed!r}")
+        self.seed = None if seed is None else int(seed)
+        self.generator = keras.random.SeedGenerator(self.seed)
+        if mode == "temporal":
+            if data_format not in (None, "channels_last"):
+                raise ValueError(
+                    "mode='temporal' takes (B, T, D) sequences; `data_format` "
+                    f"does not apply. Received: data_format={data_format!r}"
+                )
+            self.data_format = "channels_last"
+        else:
+            self.data_format = keras.src.backend.config.standardize_data_format(
+                data_format
+            )
+        self._adapted = False
+        self._hides_nothing = self.hide_prob == 0 or all(
+            c.kind == "none" for c in self._cells
+        )
+
+    # ------------------------------------------------------------------ shapes
+    @property
+    def _channels_first(self):
+        return self.data_format == "channels_first"
+
+    @property
+    def _batched_rank(self):
+        return 3 if self.mode == "temporal" else 4
+
+    def _check_input(self, shape):
+        """Validates an input shape; returns its channel count."""
+        rank = len(shape)
+        batched = self._batched_rank
+        if rank not in (batched - 1, batched):
+            expected = {
+                "image": "(B, H, W, C) or (H, W, C)",
+                "feature_map": "(B, H, W, C) or (H, W, C)",
+                "temporal": "(B, T, D) or (T, D)",
+            }[self.mode]
+            hint = (
+                " For (B, T, D) feature sequences use mode='temporal'."
+                if self.mode != "temporal"
+                else " For images use mode='image'."
+            )
+            raise ValueError(
+                f"HideAndSeek(mode={self.mode!r}) expects inputs of rank "
+                f"{batched - 1} or {batched}, {expected}. Received: "
+                f"shape={tuple(shape)}.{hint}"
+            )
+        channel_axis = -3 if self._channels_first else -1
+        channels = shape[channel_axis]
+        if channels is None:
+            raise ValueError(
+                "HideAndSeek needs a known channel (feature) dimension. "
+                f"Received: shape={tuple(shape)}"
+            )
+        if (
+            self.mode == "image"
+            and rank == 3
+            and channels > MAX_UNBATCHED_IMAGE_CHANNELS
+        ):
+            raise ValueError(
+                "HideAndSeek(mode='image') reads a rank-3 input as one image "
+                f"(H, W, C), but this one has C={channels} channels: it looks "
+                "like a (B, T, D) feature sequence. Use mode='temporal' for "
+                "sequences, mode='feature_map' for activations, or batch "
+                f"images to rank 4. Received: shape={tuple(shape)}"
+            )
+        if isinstance(self.fill_value, list) and len(self.fill_value) not in (
+            1,
+            channels,
+        ):
+            raise ValueError(
+                f"`fill_value` has {len(self.fill_value)} values but the "
+                f"input has {channels} channels (axis {channel_axis}): give "
+                "one value per channel or a single number. Received: "
+                f"fill_value={self.fill_value}, shape={tuple(shape)}"
+            )
+        if self.built and self.fill_value == "mean":
+            if self.mean.shape[0] != channels:
+                raise ValueError(
+                    f"This HideAndSeek layer was built for {self.mean.shape[0]}"
+                    f" channels but the input has {channels}. Received: "
+                    f"shape={tuple(shape)}"
+                )
+        return channels
+
+    def build(self, input_shape):
+        channels = self._check_input(input_shape)
+        if self.fill_value == "mean":
+            # float32 statistics, never autocast under mixed precision.
+            self.mean = self.add_weight(
+                name="mean",
+                shape=(channels,),
+                initializer="zeros",
+                trainable=False,
+                autocast=False,
+            )
+            # Values averaged by adapt(), or running-mean updates made.
+            self.count = self.add_weight(
+                name="count",
+                shape=(),
+                initializer="zeros",
+                trainable=False,
+                autocast=False,
+            )
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def compute_output_spec(self, inputs, training=None):
+        return keras.KerasTensor(inputs.shape, dtype=inputs.dtype)
+
+    # ------------------------------------------------------------------- adapt
+    def adapt(self, data, batch_size=None, steps=None):
+        """Computes the fill: the per-channel mean of the training data.
+
+        Args:
+            data: the training inputs in the units the layer will see: an
+                array (N, H, W, C) / (N, T, D) (or one sample), or a
+                `tf.data.Dataset` of such batches or samples, or of
+                `(inputs, targets, ...)` tuples (only inputs are used).
+            batch_size: rows of an array summed at a time (memory only).
+            steps: dataset elements to use (default: all).
+        """
+        if self.fill_value != "mean" or self.mode == "feature_map":
+            raise ValueError(
+                "adapt() computes the mean fill of mode='image' or "
+                "'temporal' with fill_value='mean'; this layer has "
+                f"mode={self.mode!r}, fill_value={self.fill_value!r}"
+                + (
+                    " (feature_map mode keeps a running mean during training)."
+                    if self.mode == "feature_map"
+                    else "."
+                )
+            )
+        channel_axis = -3 if self._channels_first else -1
+        total, count, first_shape = None, 0, None
+        for chunk in _chunks(data, batch_size or 256, steps):
+            if first_shape is None:
+                first_shape = chunk.shape
+                self._check_input(tuple(chunk.shape))
+            chunk = np.moveaxis(chunk, channel_axis, -1)
+            if chunk.shape[-1] != first_shape[channel_axis]:
+                raise ValueError(
+                    "adapt() data changed channel count from "
+                    f"{first_shape[channel_axis]} to {chunk.shape[-1]}."
+                )
+            sums = chunk.reshape(-1, chunk.shape[-1]).sum(0, dtype=np.float64)
+            total = sums if total is None else total + sums
+            count += chunk.size // chunk.shape[-1]
+        if count == 0:
+            raise ValueError("adapt() received no data.")
+        if not self.built:
+            self.build(tuple(first_shape))
+        self._check_input(tuple(first_shape))
+        self.mean.assign((total / count).astype("float32"))
+        self.count.assign(float(count))
+        self._adapted = True
+
+    def load_own_variables(self, store):
+        super().load_own_variables(store)
+        if self.fill_value == "mean":
+            self._adapted = float(keras.ops.convert_to_numpy(self.count)) > 0
+
+    # -------------------------------------------------------------------- call
+    def __call__(self, inputs, *args, **kwargs):
+        if not runtime.in_foreign_tf_graph(inputs):
+            return super(DataLayer, self).__call__(inputs, *args, **kwargs)
+        # In a TF graph (tf.data): TensorFlow ops whatever the Keras backend,
+        # like DataLayer, but keeping the input dtype where DataLayer would
+        # cast it to the compute dtype (uint8 images would become float32).
+        import tensorflow as tf
+
+        inputs = tf.convert_to_tensor(inputs)
+        if not self.built:
+            # Other backends cannot read a TF tensor's shape to build.
+            self.build(tuple(inputs.shape))
+        self.backend.set_backend("tensorflow")
+        convert = self._convert_input_args
+        self._convert_input_args = False
+        try:
+            return super(DataLayer, self).__call__(inputs, *args, **kwargs)
+        finally:
+            self._convert_input_args = convert
+            self.backend.reset()
+
+    def call(self, inputs, training=None):
+        if training is None:
+            training = runtime.augments_by_default(self)
+        if not training or self._hides_nothing:
+            return inputs
+        backend = self.backend
+        np_ = backend.numpy
+        dtype = keras.backend.standardize_dtype(inputs.dtype)
+        channels = self._check_input(tuple(inputs.shape))
+        unbatched = len(inputs.shape) == self._batched_rank - 1
+        x = np_.expand_dims(inputs, 0) if unbatched else inputs
+        shape = backend.core.shape(x)
+        lengths = shape[2:] if self._channels_first else shape[1:-1]
+        cells = [tuple(c.length(n, backend) for n in lengths) for c in self._cells]
+        unit = block_unit(lengths[-1], [option[-1] for option in cells])
+        word = 0
+        if runtime.tf_without_xla(backend):
+            itemsize = np.dtype(dtype).itemsize
+            row = unit * (1 if self._channels_first else channels)
+            word = word_bytes(row * itemsize, itemsize)
+        hidden = draw_hidden_blocks(
+            backend,
+            self._get_seed_generator(backend._backend),
+            shape[0],
+            lengths,
+            cells,
+            self.hide_prob,
+            unit,
+            runtime.replica(backend),
+        )
+        fill = self._fill(x, channels, dtype)
+        outputs = fill_hidden_blocks(
+            backend, x, hidden, fill, self._channels_first, unit, word
+        )
+        return outputs[0] if unbatched else outputs
+
+    def _fill(self, x, channels, dtype):
+        """(channels,) fill values in `dtype`."""
+        backend = self.backend
+        if self.fill_value != "mean":
+            values = np.broadcast_to(
+                np.asarray(self.fill_value, "float64"), (channels,)
+            )
+            if np.issubdtype(np.dtype(dtype), np.integer):
+                info = np.iinfo(dtype)
+                if values.min() < info.min or values.max() > info.max:
+                    raise ValueError(
+                        f"`fill_value` {self.fill_value} is outside the range "
+                        f"of {dtype} inputs [{info.min}, {info.max}]."
+                    )
+                values = np.rint(values)
+            return backend.convert_to_tensor(values.astype(dtype))
+        if self.mode == "feature_map":
+            values = self._update_running_mean(x)
+        elif not self._adapted:
+            raise ValueError(
+                "HideAndSeek(fill_value='mean') fills hidden cells with the "
+                "training-set mean, which is not computed yet: call "
+                "`layer.adapt(training_data)` first (it is saved with the "
+                "model), or pass a number or per-channel values as "
+                "`fill_value`."
+            )
+        else:
+            values = self.convert_weight(self.mean)
+        if np.issubdtype(np.dtype(dtype), np.integer):
+            info = np.iinfo(dtype)
+            values = backend.numpy.clip(
+                backend.numpy.round(values), info.min, info.max
+            )
+        return backend.cast(values, dtype)
+
+    def _update_running_mean(self, x):
+        """Moves the running mean towards the batch mean; returns it."""
+        np_ = self.backend.numpy
+        axes = (0, 2, 3) if self._channels_first else (0, 1, 2)
+        batch_mean = np_.mean(self.backend.cast(x, "float32"), axis=axes)
+        mean = np_.where(
+            self.count > 0,
+            self.momentum * self.mean + (1 - self.momentum) * batch_mean,
+            batch_mean,
+        )
+        self.mean.assign(mean)
+        self.count.assign(self.count + 1)
+        return mean
+
+    def get_config(self):
+        config = {
+            "patch_size": self.patch_size,
+            "hide_prob": self.hide_prob,
+            "fill_value": self.fill_value,
+            "mode": self.mode,
+            "num_segments": self.num_segments,
+            "momentum": self.momentum,
+            "seed": self.seed,
+            "data_format": self.data_format,
+        }
+        return {**super().get_config(), **config}
+
+
+def _plain(value):
+    """JSON-friendly copy of a size argument (tuples become lists)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _check_fraction(value, name, closed):
+    """A number in [0, 1] (`closed`) or [0, 1)."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if ok and (0 <= value <= 1 if closed else 0 <= value < 1):
+        return float(value)
+    interval = "[0, 1]" if closed else "[0, 1)"
+    raise ValueError(
+        f"`{name}` must be a number in {interval}. Received: {name}={value!r}"
+    )
+
+
+def _check_fill_value(value):
+    if isinstance(value, str):
+        if value == "mean":
+            return value
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    elif isinstance(value, (list, tuple, np.ndarray)) and len(value) > 0:
+        flat = list(np.asarray(value).reshape(-1))
+        if all(
+            isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+            for v in flat
+        ) and np.ndim(value) == 1:
+            return [float(v) for v in flat]
+    raise ValueError(
+        "`fill_value` must be 'mean' (the training-set mean, see adapt()), a "
+        "number, or a list with one number per channel. Received: "
+        f"fill_value={value!r}"
+    )
+
+
+def _chunks(data, batch_size, steps):
+    """Yields numpy arrays from an array or a `tf.data.Dataset`."""
+    if hasattr(data, "as_numpy_iterator"):
+        dataset = data.take(steps) if steps is not None else data
+        for element in dataset.as_numpy_iterator():
+            if isinstance(element, (tuple, list)):
+                element = element[0]
+            elif isinstance(element, dict):
+                if "images" not in element:
+                    raise ValueError(
+                        "adapt() got a dataset of dicts without an 'images' "
+                        f"key. Keys: {sorted(element)}"
+                    )
+                element = element["images"]
+            yield np.asarray(element)
+        return
+    array = keras.ops.convert_to_numpy(data)
+    if array.ndim == 0:
+        raise ValueError(f"adapt() expects an array of inputs. Received: {data!r}")
+    for start in range(0, len(array), batch_size):
+        yield array[start : start + batch_size]

@@ -1,0 +1,74 @@
+"""Where a layer call runs: XLA or not, which `tf.distribute` replica, tf.data.
+
+Only TensorFlow needs these answers; other backends get the neutral ones.
+"""
+
+import sys
+
+import keras
+from keras.src.layers.preprocessing.data_layer import DataLayer
+from keras.src.utils import backend_utils
+from keras.src.utils import jax_utils
+
+
+def in_foreign_tf_graph(inputs):
+    """True when called on TF tensors in a TF graph, e.g. in `tf.data.map`.
+
+    There the layer must run TensorFlow ops whatever the Keras backend is.
+    """
+    return (
+        not isinstance(inputs, keras.KerasTensor)
+        and backend_utils.in_tf_graph()
+        and not jax_utils.is_in_jax_tracing_scope(inputs)
+    )
+
+
+def augments_by_default(layer):
+    """What a call without a `training` flag should do: augment or not.
+
+    True when `layer` is called on its own or inside a pipeline made only of
+    preprocessing layers (as in `dataset.map(pipeline)`); False inside a
+    network, whose flagless call is inference (e.g. a SavedModel's serving
+    function, which `model.export()` traces without a flag).
+    """
+    entry = layer._get_call_context().entry_layer
+    return entry is layer or _only_preprocessing(entry)
+
+
+def _only_preprocessing(layer):
+    if isinstance(layer, (DataLayer, keras.layers.InputLayer)):
+        return True
+    sublayers = getattr(layer, "layers", None)
+    return bool(sublayers) and all(_only_preprocessing(s) for s in sublayers)
+
+
+def tf_without_xla(backend):
+    """True when `backend` is TensorFlow and the call is not XLA-compiled.
+
+    XLA fuses a broadcast `where` into one pass; TensorFlow's own kernels do
+    not, so they get the bit-cast long-row path instead.
+    """
+    if backend.name != "tensorflow":
+        return False
+    from tensorflow.python.framework import ops
+    from tensorflow.python.ops import control_flow_util
+
+    graph = ops.get_default_graph()
+    return not control_flow_util.GraphOrParentsInXlaContext(graph)
+
+
+def replica(backend):
+    """(replica index, replica count) inside a `tf.distribute` replica call.
+
+    Returns (0, 1) outside one, and for backends other than TensorFlow.
+    """
+    if backend.name != "tensorflow" or "tensorflow" not in sys.modules:
+        return 0, 1
+    import tensorflow as tf
+
+    if not tf.distribute.has_strategy() or tf.distribute.in_cross_replica_context():
+        return 0, 1
+    context = tf.distribute.get_replica_context()
+    if context.num_replicas_in_sync == 1:
+        return 0, 1
+    return context.replica_id_in_sync_group, context.num_replicas_in_sync

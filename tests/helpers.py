@@ -1,0 +1,61 @@
+"""Oracles for Hide-and-Seek outputs, independent of the library's code."""
+
+import math
+
+import numpy as np
+
+
+def hidden_map(out, x, fill, channel_axis=-1):
+    """Per-position hidden map (batch, *spatial) of an output.
+
+    Asserts that every position is either untouched in all channels or equal
+    to the fill in all channels. `x` must never equal `fill` anywhere.
+    """
+    out = np.moveaxis(np.asarray(out), channel_axis, -1)
+    x = np.moveaxis(np.asarray(x), channel_axis, -1)
+    assert out.shape == x.shape and out.dtype == x.dtype
+    fill = np.broadcast_to(np.asarray(fill, out.dtype), out.shape[-1:])
+    assert not np.any(np.all(x == fill, axis=-1)), "test input equals fill"
+    is_fill = np.all(out == fill, axis=-1)
+    untouched = np.all(out == x, axis=-1)
+    bad = ~(is_fill | untouched)
+    assert not bad.any(), f"{bad.sum()} positions neither untouched nor fill"
+    return is_fill
+
+
+def cell_lengths(size, lengths):
+    """Per-axis cell lengths of one `patch_size` entry (0: no hiding)."""
+    if size == 0:
+        return None
+    if isinstance(size, float) and size < 1:
+        return tuple(max(1, math.floor(size * n + 0.5)) for n in lengths)
+    return (int(size),) * len(lengths)
+
+
+def constant_on_cells(hidden, cells):
+    """True if a single image's map is constant on each cell of the grid."""
+    origins = [(np.arange(n) // c) * c for n, c in zip(hidden.shape, cells)]
+    return np.array_equal(hidden, hidden[np.ix_(*origins)])
+
+
+def cell_values(hidden, cells):
+    """The hidden flag of each cell (grid origin values) of one image."""
+    return hidden[np.ix_(*[np.arange(0, n, c) for n, c in zip(hidden.shape, cells)])]
+
+
+def chosen_option(hidden, options):
+    """Index of the `patch_size` option an image's pattern was drawn with.
+
+    The coarsest grid the pattern is constant on (a finer grid's random
+    pattern is almost never constant on a coarser one); 0-size if nothing is
+    hidden. Returns None if no option fits.
+    """
+    fits = []
+    for i, size in enumerate(options):
+        cells = cell_lengths(size, hidden.shape)
+        if cells is None:
+            if not hidden.any():
+                fits.append((math.inf, i))
+        elif constant_on_cells(hidden, cells):
+            fits.append((math.prod(cells), i))
+    return max(fits)[1] if fits else None

@@ -1,0 +1,224 @@
+"""Property tests of HideAndSeek: what every output must satisfy."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from helpers import cell_lengths
+from helpers import cell_values
+from helpers import chosen_option
+from helpers import constant_on_cells
+from helpers import hidden_map
+from keras_has import HideAndSeek
+
+DTYPES = ["float32", "uint8", "float16", "int32", "bfloat16"]
+# Per-channel fills that random test inputs never take.
+FILL = [250.0, 251.0, 252.0, 253.0]
+
+
+def make_input(rng, shape, dtype):
+    """Values in [0, 200): never equal to FILL."""
+    x = rng.integers(0, 200, size=shape)
+    if "float" in dtype:
+        x = x + rng.random(shape).round(2)
+    return keras.ops.convert_to_numpy(keras.ops.cast(x, dtype))
+
+
+def as_numpy(x):
+    x = keras.ops.convert_to_numpy(x)
+    return x.astype("float32") if x.dtype.name == "bfloat16" else x
+
+
+sizes = st.one_of(
+    st.integers(1, 40),
+    st.sampled_from([0.5, 1 / 3, 0.25, 0.2, 1 / 6, 1 / 7, 0.125, 0.3]),
+)
+
+
+@given(
+    batch=st.integers(1, 3),
+    height=st.integers(1, 37),
+    width=st.integers(1, 37),
+    channels=st.sampled_from([1, 3, 4]),
+    patch_size=st.one_of(sizes, st.lists(st.one_of(st.just(0), sizes), min_size=1, max_size=4)),
+    hide_prob=st.sampled_from([0.0, 0.1, 0.5, 0.9, 1.0]),
+    dtype=st.sampled_from(DTYPES),
+    data_format=st.sampled_from(["channels_last", "channels_first"]),
+    batched=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_image_outputs_are_input_or_fill_on_the_chosen_grid(
+    batch, height, width, channels, patch_size, hide_prob, dtype, data_format,
+    batched, seed,
+):
+    rng = np.random.default_rng(seed)
+    channels_first = data_format == "channels_first"
+    shape = (batch, channels, height, width) if channels_first else (
+        batch, height, width, channels
+    )
+    x = make_input(rng, shape, dtype)
+    fill = FILL[:channels]
+    layer = HideAndSeek(
+        patch_size=patch_size, hide_prob=hide_prob, fill_value=fill,
+        seed=seed, data_format=data_format,
+    )
+    out = layer(x) if batched else np.stack([layer(image) for image in x])
+    out = as_numpy(out)
+    assert out.dtype == as_numpy(x).dtype
+    hidden = hidden_map(out, as_numpy(x), fill, 1 if channels_first else -1)
+    options = patch_size if isinstance(patch_size, list) else [patch_size]
+    for image in hidden:
+        fits = [
+            cells is None and not image.any()
+            or cells is not None and constant_on_cells(image, cells)
+            for cells in (cell_lengths(s, image.shape) for s in options)
+        ]
+        assert any(fits), "hidden region is not a union of grid cells"
+    if hide_prob == 0 or all(s == 0 for s in options):
+        assert not hidden.any()
+    if hide_prob == 1 and all(s != 0 for s in options):
+        assert hidden.all()
+
+
+@given(
+    batch=st.integers(1, 3),
+    steps=st.integers(1, 120),
+    features=st.integers(1, 9),
+    segments=st.one_of(
+        st.builds(lambda n: {"num_segments": n}, st.integers(1, 30)),
+        st.builds(lambda n: {"patch_size": n}, st.integers(1, 50)),
+    ),
+    hide_prob=st.sampled_from([0.0, 0.5, 1.0]),
+    dtype=st.sampled_from(["float32", "float16"]),
+    batched=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_temporal_outputs_hide_whole_segments(
+    batch, steps, features, segments, hide_prob, dtype, batched, seed
+):
+    rng = np.random.default_rng(seed)
+    x = make_input(rng, (batch, steps, features), dtype)
+    fill = np.arange(features) + 300.0
+    layer = HideAndSeek(
+        mode="temporal", hide_prob=hide_prob, fill_value=fill.tolist(),
+        seed=seed, **segments,
+    )
+    out = layer(x) if batched else np.stack([layer(seq) for seq in x])
+    hidden = hidden_map(as_numpy(out), x, fill)
+    length = segments.get("patch_size") or math.ceil(steps / segments["num_segments"])
+    for sequence in hidden:
+        assert constant_on_cells(sequence, (length,))
+    assert hidden.all() if hide_prob == 1 else True
+    assert not hidden.any() if hide_prob == 0 else True
+
+
+@pytest.mark.parametrize("hide_prob", [0.1, 0.25, 0.5, 0.66, 0.9])
+@pytest.mark.parametrize("mode", ["image", "temporal"])
+def test_hidden_fraction_matches_hide_prob(hide_prob, mode):
+    rng = np.random.default_rng(0)
+    if mode == "image":
+        # 64 images x 8 x 8 cells of 4 pixels, partial last cells (30 = 7*4+2).
+        x = make_input(rng, (64, 30, 30, 1), "float32")
+        cells = (4, 4)
+        layer = HideAndSeek(patch_size=4, hide_prob=hide_prob, fill_value=FILL[0], seed=1)
+    else:
+        x = make_input(rng, (64, 205, 1), "float32")
+        cells = (10,)
+        layer = HideAndSeek(mode="temporal", patch_size=10, hide_prob=hide_prob, fill_value=FILL[0], seed=1)
+    hidden = hidden_map(as_numpy(layer(x)), x, FILL[:1])
+    flags = np.concatenate([cell_values(h, cells).ravel() for h in hidden])
+    n = flags.size
+    bound = 5 * math.sqrt(hide_prob * (1 - hide_prob) / n)
+    assert abs(flags.mean() - hide_prob) < bound, (flags.mean(), n)
+    # Cells are independent: neighbouring cells agree as often as chance says.
+    same = np.mean(flags[1:] == flags[:-1])
+    expected = hide_prob**2 + (1 - hide_prob) ** 2
+    assert abs(same - expected) < 5 * math.sqrt(expected * (1 - expected) / n)
+
+
+@pytest.mark.parametrize(
+    "options,size",
+    [([0, 4, 6, 8], (48, 48)), ([0, 16, 32, 44, 56], (224, 224)), ([5, 7, 0.5], (35, 35))],
+)
+def test_each_patch_size_is_drawn_equally_often(options, size):
+    n = 1200 if size[0] < 100 else 400
+    rng = np.random.default_rng(1)
+    x = make_input(rng, (n, *size, 1), "uint8")
+    layer = HideAndSeek(patch_size=options, fill_value=FILL[0], seed=7)
+    hidden = hidden_map(as_numpy(layer(x)), x, FILL[:1])
+    chosen = np.array([chosen_option(h, options) for h in hidden])
+    assert (chosen != None).all()  # noqa: E711
+    counts = np.bincount(chosen.astype(int), minlength=len(options))
+    p = 1 / len(options)
+    bound = 5 * math.sqrt(n * p * (1 - p))
+    assert np.all(np.abs(counts - n * p) < bound), counts
+
+
+@given(
+    mode=st.sampled_from(["image", "feature_map", "temporal"]),
+    dtype=st.sampled_from(DTYPES),
+    seed=st.integers(0, 1000),
+)
+def test_inference_is_the_identity(mode, dtype, seed):
+    shape = (2, 9, 5) if mode == "temporal" else (2, 9, 7, 3)
+    x = make_input(np.random.default_rng(seed), shape, dtype)
+    layer = HideAndSeek(patch_size=2, mode=mode, hide_prob=1.0, seed=seed)
+    if mode != "feature_map":
+        layer.adapt(x.astype("float32"))
+    out = layer(x, training=False)
+    np.testing.assert_array_equal(as_numpy(out), as_numpy(x))
+    assert keras.backend.standardize_dtype(out.dtype) == dtype
+
+
+def test_mean_fill_is_the_training_set_mean_rounded_for_integers():
+    rng = np.random.default_rng(3)
+    train = rng.integers(0, 256, (20, 16, 16, 3)).astype("uint8")
+    layer = HideAndSeek(patch_size=4, hide_prob=1.0, seed=0)
+    layer.adapt(train)
+    mean = train.reshape(-1, 3).astype("float64").mean(0)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.mean), mean, rtol=1e-6)
+    out = as_numpy(layer(train[:2]))
+    assert out.dtype == np.uint8
+    np.testing.assert_array_equal(out, np.broadcast_to(np.rint(mean).astype("uint8"), out.shape))
+    out = as_numpy(layer(train[:2].astype("float32")))
+    np.testing.assert_array_equal(out, np.broadcast_to(mean.astype("float32"), out.shape))
+
+
+def test_channels_first_mean_and_temporal_mean():
+    rng = np.random.default_rng(4)
+    images = rng.random((10, 2, 6, 5)).astype("float32")
+    layer = HideAndSeek(patch_size=2, data_format="channels_first")
+    layer.adapt(images)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer.mean), images.mean((0, 2, 3)), rtol=1e-6
+    )
+    seqs = rng.random((4, 50, 7)).astype("float32")
+    layer = HideAndSeek(mode="temporal", num_segments=5)
+    import tensorflow as tf
+
+    layer.adapt(tf.data.Dataset.from_tensor_slices((seqs, np.zeros(4))).batch(3))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer.mean), seqs.mean((0, 1)), rtol=1e-6
+    )
+
+
+def test_feature_map_running_mean():
+    rng = np.random.default_rng(5)
+    a, b = rng.random((2, 4, 6, 6, 8)).astype("float32")
+    layer = HideAndSeek(patch_size=3, mode="feature_map", momentum=0.9, hide_prob=0.5, seed=0)
+    out = as_numpy(layer(a))
+    first = a.mean((0, 1, 2))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.mean), first, rtol=1e-5)
+    hidden = hidden_map(out, a, keras.ops.convert_to_numpy(layer.mean))
+    assert 0 < hidden.mean() < 1  # the fill is exactly the updated mean
+    layer(b)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer.mean), 0.9 * first + 0.1 * b.mean((0, 1, 2)), rtol=1e-5
+    )
+    before = keras.ops.convert_to_numpy(layer.mean)
+    layer(b, training=False)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.mean), before)
