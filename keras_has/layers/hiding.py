@@ -112,7 +112,8 @@ def draw_hidden_blocks(
     else:
         hidden = np_.take(hidden_cells, np_.reshape(index, (-1,)), axis=1)
     if not all(active):
-        hidden = np_.logical_and(hidden, np_.take(np_.array(active), choice)[:, None])
+        on = np_.take(np_.array(active), choice)[:, None] if per_image else False
+        hidden = np_.logical_and(hidden, on)
     return hidden
 
 

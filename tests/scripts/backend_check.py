@@ -1,0 +1,73 @@
+"""Run with KERAS_BACKEND=jax or torch: the layer's behaviour on that backend."""
+
+import os
+import sys
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from helpers import cell_lengths  # noqa: E402
+from helpers import constant_on_cells  # noqa: E402
+from helpers import hidden_map  # noqa: E402
+from keras_has import HideAndSeek  # noqa: E402
+
+backend = keras.backend.backend()
+assert backend == os.environ["KERAS_BACKEND"], backend
+numpy = keras.ops.convert_to_numpy
+x = np.random.default_rng(0).integers(0, 200, (6, 30, 40, 3)).astype("uint8")
+
+# Exact fill on whole cells, dtype kept, new patterns per call, inference.
+layer = HideAndSeek(patch_size=[0, 8, 0.25], fill_value=[250, 251, 252], seed=2)
+maps = [hidden_map(numpy(layer(x)), x, [250, 251, 252]) for _ in range(2)]
+assert not np.array_equal(*maps) and 0.1 < maps[0].mean() < 0.9
+for image in maps[0]:
+    assert any(
+        constant_on_cells(image, c) if c else not image.any()
+        for c in (cell_lengths(s, image.shape) for s in [0, 8, 0.25])
+    )
+np.testing.assert_array_equal(numpy(layer(x, training=False)), x)
+again = HideAndSeek(patch_size=[0, 8, 0.25], fill_value=[250, 251, 252], seed=2)
+np.testing.assert_array_equal(hidden_map(numpy(again(x)), x, [250, 251, 252]), maps[0])
+
+# Temporal mode with an adapted mean feature.
+seqs = np.random.default_rng(1).random((4, 200, 16)).astype("float32")
+temporal = HideAndSeek(mode="temporal", num_segments=20, seed=0)
+temporal.adapt(seqs)
+mean = numpy(temporal.mean)
+for sequence in hidden_map(numpy(temporal(seqs)), seqs, mean):
+    assert constant_on_cells(sequence, (10,))
+
+# In a model: fit hides, predict does not; feature-map running mean.
+images = x.astype("float32") / 200
+has = HideAndSeek(patch_size=4, fill_value=0.0, seed=0)
+inputs = keras.Input((30, 40, 3))
+pooled = keras.layers.GlobalAveragePooling2D()(has(inputs))
+model = keras.Model(inputs, pooled)
+model.compile(optimizer="sgd", loss="mse")
+targets = images.mean((1, 2))
+assert model.train_on_batch(images, targets) > 1e-4
+assert model.evaluate(images, targets, verbose=0) < 1e-10
+feature = HideAndSeek(patch_size=2, mode="feature_map", seed=0)
+out = numpy(feature(images))
+np.testing.assert_allclose(numpy(feature.mean), images.mean((0, 1, 2)), rtol=1e-5)
+hidden_map(out, images, numpy(feature.mean))
+
+# tf.data (TensorFlow ops whatever the backend), batched and unbatched.
+for dataset in (
+    tf.data.Dataset.from_tensor_slices(x).batch(3).map(layer),
+    tf.data.Dataset.from_tensor_slices(x).map(layer).batch(3),
+):
+    batch = next(iter(dataset)).numpy()
+    assert batch.dtype == np.uint8 and hidden_map(batch, x[:3], [250, 251, 252]).any()
+
+# .keras round trip with the adapted mean.
+path = os.path.join(tempfile.mkdtemp(), "m.keras")
+keras.Model(inputs, keras.layers.Dense(2)(pooled)).save(path)
+loaded = keras.models.load_model(path)
+assert isinstance(loaded.layers[1], HideAndSeek)
+print(f"{backend} OK")
