@@ -222,3 +222,11 @@ def test_feature_map_running_mean():
     before = keras.ops.convert_to_numpy(layer.mean)
     layer(b, training=False)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.mean), before)
+
+
+def test_constant_fill_is_rounded_for_integer_inputs():
+    x = np.zeros((2, 8, 8, 3), "uint8")
+    out = as_numpy(HideAndSeek(patch_size=4, hide_prob=1.0, fill_value=[100.6, 7.2, 254.5])(x))
+    np.testing.assert_array_equal(out, np.broadcast_to(np.array([101, 7, 254], "uint8"), out.shape))
+    out = as_numpy(HideAndSeek(patch_size=4, hide_prob=1.0, fill_value=-3.7)(x.astype("int8")))
+    assert (out == -4).all()
