@@ -9,46 +9,70 @@ from keras.src.utils.backend_utils import DynamicBackend
 
 from keras_has.layers.cells import CellSize
 from keras_has.layers.cells import parse_cell_sizes
-from keras_has.layers.hiding import block_unit
-from keras_has.layers.hiding import draw_hidden_blocks
-from keras_has.layers.hiding import fill_hidden_blocks
-from keras_has.layers.hiding import word_bytes
+from keras_has.layers.hiding import block_mask
+from keras_has.layers.hiding import draw_cells
+from keras_has.layers.hiding import hide_blocks
+from keras_has.layers.hiding import make_plan
+from keras_has.layers.hiding import xla_hide_blocks
 
 BACKEND = DynamicBackend()
 
 
+def reference(x, hidden, choice, fill, cells, grid):
+    """NumPy: image b hides pixel p iff its option hides and its cell is hidden."""
+    out = x.copy()
+    for b in range(x.shape[0]):
+        option = cells[choice[b]]
+        if all(c == 0 for c in option):
+            continue
+        index = np.zeros(x.shape[1:-1], int)
+        for axis, (n, c) in enumerate(zip(x.shape[1:-1], option)):
+            coord = np.arange(n) // c
+            shape = [1] * len(option)
+            shape[axis] = n
+            index = index * grid[axis] + coord.reshape(shape)
+        out[b][hidden[b][index]] = fill
+    return out
+
+
 @given(
+    data=st.data(),
     batch=st.integers(1, 3),
-    height=st.integers(1, 12),
-    blocks=st.integers(1, 6),
-    unit=st.integers(1, 8),
+    lengths=st.one_of(
+        st.tuples(st.integers(1, 14), st.integers(1, 30)), st.tuples(st.integers(1, 60))
+    ),
     channels=st.integers(1, 5),
-    dtype=st.sampled_from(["float32", "uint8", "float16", "int32", "int8"]),
+    dtype=st.sampled_from(["float32", "uint8", "float16", "int32", "int8", "bfloat16"]),
     channels_first=st.booleans(),
-    use_word=st.booleans(),
     seed=st.integers(0, 1000),
 )
-def test_fill_matches_numpy_reference(
-    batch, height, blocks, unit, channels, dtype, channels_first, use_word, seed
+def test_hide_blocks_matches_numpy_reference(
+    data, batch, lengths, channels, dtype, channels_first, seed
 ):
     rng = np.random.default_rng(seed)
-    width = blocks * unit
-    x = rng.integers(0, 100, (batch, height, width, channels)).astype(dtype)
-    fill = rng.integers(100, 127, channels).astype(dtype)
-    hidden = rng.random((batch, height * blocks)) < 0.5
-    pixel_hidden = np.repeat(hidden.reshape(batch, height, blocks), unit, axis=2)
-    expected = np.where(pixel_hidden[..., None], fill, x)
-    row = unit * (1 if channels_first else channels)
-    word = word_bytes(row * x.itemsize, x.itemsize) if use_word else 0
+    n_options = data.draw(st.integers(1, 3))
+    sizes = st.sampled_from([1, 2, 3, 5, 8, 40])
+    cells = [
+        (0,) * len(lengths) if data.draw(st.booleans()) and n_options > 1
+        else tuple(data.draw(sizes) for _ in lengths)
+        for _ in range(n_options)
+    ]
+    channels_first = channels_first and len(lengths) == 2
+    plan = make_plan(BACKEND, lengths, cells, channels_first)
+    hidden = rng.random((batch, int(np.prod(plan.grid)))) < 0.5
+    choice = rng.integers(0, n_options, batch).astype("int32")
+    x = keras.ops.convert_to_numpy(keras.ops.cast(rng.normal(0, 50, (batch, *lengths, channels)), dtype))
+    if "float" in dtype and x.size > 2:
+        x.reshape(-1)[:3] = [np.nan, -0.0, np.inf]  # bit-exact, not just equal
+    fill = keras.ops.convert_to_numpy(keras.ops.cast(rng.normal(0, 50, channels), dtype))
+    expected = reference(x, hidden, choice, fill, cells, plan.grid)
     if channels_first:
         x, expected = np.moveaxis(x, -1, 1), np.moveaxis(expected, -1, 1)
-    out = fill_hidden_blocks(
-        BACKEND, keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(hidden),
-        keras.ops.convert_to_tensor(fill), channels_first, unit, word,
-    )
-    out = keras.ops.convert_to_numpy(out)
-    assert out.dtype == x.dtype
-    np.testing.assert_array_equal(out, expected)
+    args = [keras.ops.convert_to_tensor(a) for a in (x, hidden, choice, fill)]
+    for out in (hide_blocks(BACKEND, *args, plan), xla_hide_blocks(plan)(*args)):
+        out = keras.ops.convert_to_numpy(out)
+        assert out.dtype == x.dtype
+        np.testing.assert_array_equal(out.view(f"u{x.itemsize}"), expected.view(f"u{x.itemsize}"))
 
 
 @given(
@@ -58,39 +82,33 @@ def test_fill_matches_numpy_reference(
     seed=st.integers(0, 1000),
 )
 def test_blocks_are_the_pixel_mask_subsampled(height, width_cells, patch, seed):
-    """Drawing at block resolution equals drawing per pixel, block-repeated."""
+    """Expanding cells to blocks of `unit` pixels equals expanding to pixels."""
     width = 12 * width_cells
     cells = [
-        tuple(c.length(n, BACKEND) for n in (height, width))
+        [c.length(n, BACKEND) for n in (height, width)]
         for c in parse_cell_sizes(patch, None, "image")
     ]
-    unit = block_unit(width, [c[-1] for c in cells])
-    assert width % unit == 0 and all(c[-1] % unit == 0 for c in cells)
-
-    def draw(u):
-        generator = keras.random.SeedGenerator(seed)
-        return keras.ops.convert_to_numpy(
-            draw_hidden_blocks(BACKEND, generator, 4, (height, width), cells, 0.5, u)
-        )
-
-    pixels, blocks = draw(1), draw(unit)
-    assert blocks.shape == (4, height * width // unit)
-    np.testing.assert_array_equal(pixels[:, ::unit], blocks)
+    plan = make_plan(BACKEND, (height, width), cells, False)
+    assert width % plan.unit == 0 and all(c[-1] % plan.unit == 0 for c in plan.cells)
+    hidden, choice = draw_cells(BACKEND, keras.random.SeedGenerator(seed), 4, plan, 0.5)
+    pixels, blocks = (
+        keras.ops.convert_to_numpy(block_mask(BACKEND, hidden, choice, p)) == -1
+        for p in (plan._replace(unit=1), plan)
+    )
+    assert blocks.shape == (4, height * width // plan.unit)
     np.testing.assert_array_equal(
-        pixels.reshape(4, -1, unit), np.repeat(blocks[..., None], unit, axis=2)
+        pixels.reshape(4, -1, plan.unit), np.repeat(blocks[..., None], plan.unit, axis=2)
     )
 
 
-def test_block_unit_and_word():
-    assert block_unit(224, [16, 32, 44, 56]) == 4
-    assert block_unit(224, [56]) == 56
-    assert block_unit(224, [0, 56, 0]) == 56
-    assert block_unit(30, [4]) == 2
-    assert block_unit(keras.ops.convert_to_tensor(224), [56]) == 1
-    assert word_bytes(56 * 3 * 4, 4) == 0  # float32 rows stay float32
-    assert word_bytes(56 * 3, 1) == 4  # uint8 rows become uint32 words
-    assert word_bytes(6, 1) == 2 and word_bytes(3, 1) == 0
-    assert word_bytes(4 * 2, 2) == 4
+def test_plan_unit_and_grid():
+    plan = make_plan(BACKEND, (224, 224), [(0, 0), (16, 16), (32, 32), (44, 44), (56, 56)], False)
+    assert plan.unit == 4 and plan.grid == (14, 14) and plan.is_static
+    assert make_plan(BACKEND, (224, 224), [(56, 56)], False).unit == 56
+    assert make_plan(BACKEND, (30, 30), [(4, 4)], False)[2:4] == ((8, 8), 2)
+    assert make_plan(BACKEND, (2000,), [(100,)], False)[2:4] == ((20,), 100)
+    dynamic = make_plan(BACKEND, (keras.ops.convert_to_tensor(30), 30), [(4, 4)], False)
+    assert dynamic.unit == 2 and not dynamic.is_static
 
 
 @pytest.mark.parametrize(

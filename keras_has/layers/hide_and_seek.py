@@ -8,10 +8,10 @@ from keras.src.layers.preprocessing.data_layer import DataLayer
 
 from keras_has.layers import runtime
 from keras_has.layers.cells import parse_cell_sizes
-from keras_has.layers.hiding import block_unit
-from keras_has.layers.hiding import draw_hidden_blocks
-from keras_has.layers.hiding import fill_hidden_blocks
-from keras_has.layers.hiding import word_bytes
+from keras_has.layers.hiding import draw_cells
+from keras_has.layers.hiding import hide_blocks
+from keras_has.layers.hiding import make_plan
+from keras_has.layers.hiding import xla_hide_blocks
 
 MODES = ("image", "feature_map", "temporal")
 MAX_UNBATCHED_IMAGE_CHANNELS = 4
@@ -303,27 +303,26 @@ class HideAndSeek(DataLayer):
         x = np_.expand_dims(inputs, 0) if unbatched else inputs
         shape = backend.core.shape(x)
         lengths = shape[2:] if self._channels_first else shape[1:-1]
-        cells = [tuple(c.length(n, backend) for n in lengths) for c in self._cells]
-        unit = block_unit(lengths[-1], [option[-1] for option in cells])
-        word = 0
-        if runtime.tf_without_xla(backend):
-            itemsize = np.dtype(dtype).itemsize
-            row = unit * (1 if self._channels_first else channels)
-            word = word_bytes(row * itemsize, itemsize)
-        hidden = draw_hidden_blocks(
+        plan = make_plan(
+            backend,
+            lengths,
+            [[c.length(n, backend) for n in lengths] for c in self._cells],
+            self._channels_first,
+        )
+        hidden, choice = draw_cells(
             backend,
             self._get_seed_generator(backend._backend),
             shape[0],
-            lengths,
-            cells,
+            plan,
             self.hide_prob,
-            unit,
             runtime.replica(backend),
         )
         fill = self._fill(x, channels, dtype)
-        outputs = fill_hidden_blocks(
-            backend, x, hidden, fill, self._channels_first, unit, word
-        )
+        if plan.is_static and runtime.tf_without_xla(backend):
+            # TensorFlow's own kernels are slower than XLA's fused loop.
+            outputs = xla_hide_blocks(plan)(x, hidden, choice, fill)
+        else:
+            outputs = hide_blocks(backend, x, hidden, choice, fill, plan)
         return outputs[0] if unbatched else outputs
 
     def _fill(self, x, channels, dtype):

@@ -1,186 +1,232 @@
 """Vectorized Hide-and-Seek kernels.
 
-Both functions take `backend`: the Keras backend module that `keras.ops` and
-`keras.random` dispatch to (a layer passes its `self.backend`, so the same code
-runs on TensorFlow ops inside `tf.data` whatever the Keras backend is).
+A call is split in two:
+- `draw_cells`: the random part, small tensors: each image's size option and
+  one hidden flag per cell of the finest grid in use.
+- `hide_blocks`: a pure function that expands those flags to *blocks* (runs
+  of `unit` positions along the last hidden axis, `unit` dividing that axis
+  and every cell length, so a block lies in one cell) and writes the fill with
+  an exact bit select, `x ^ ((x ^ fill) & mask)`, on same-size integer views.
+  Under XLA this fuses into one pass at about the speed of a copy, where a
+  broadcast `where` (a select) does not; see `benchmarks/`.
+  `xla_hide_blocks` is the same function compiled with XLA, for TensorFlow
+  calls made outside XLA (eager, graph, `tf.data`).
 
-The input is viewed as *blocks*: runs of `unit` consecutive positions along the
-last hidden axis (W for images, T for sequences), where `unit` divides that
-axis and every cell length, so a block lies inside one cell. One random draw
-per cell and image is expanded to one flag per block, and the fill is written
-with a single `where` over rows of `unit * channels` contiguous values. Long
-rows, bit-cast to 32-bit words, let TensorFlow's CPU `select` run near copy
-speed; a per-pixel broadcast `where` runs at a fraction of it (see
-`benchmarks/`).
+Functions take `backend`: the Keras backend module that `keras.ops` and
+`keras.random` dispatch to (a layer passes its `self.backend`, so the same
+code runs on TensorFlow ops inside `tf.data` whatever the Keras backend).
 """
 
+import functools
 import math
+from typing import NamedTuple
 
 import keras
+import numpy as np
+from keras.src.random.seed_generator import draw_seed
+from keras.src.utils.backend_utils import DynamicBackend
 
-# 32-bit words run as fast as 64-bit ones and avoid 64-bit types, which
-# Keras narrows to 32 bits under the JAX backend.
-WORD_DTYPES = {4: "uint32", 2: "uint16"}
+INT_VIEWS = {1: "int8", 2: "int16", 4: "int32", 8: "int64"}
 
 
-def block_unit(last_length, cell_lengths):
-    """Largest block length dividing `last_length` and each non-zero cell.
+class Plan(NamedTuple):
+    """The static geometry of a call.
 
-    Returns 1 when a length is only known at run time (a tensor).
+    lengths: lengths of the hidden axes, (H, W) or (T,).
+    cells: per size option, its cell length along each hidden axis (0: the
+        option hides nothing).
+    grid: cells per hidden axis of the finest grid in use.
+    unit: block length along the last hidden axis.
+    channels_first: True for (B, C, H, W) inputs.
     """
-    lengths = [last_length, *[c for c in cell_lengths if c != 0]]
-    if not all(isinstance(v, int) for v in lengths):
-        return 1
-    return math.gcd(*lengths)
+
+    lengths: tuple
+    cells: tuple
+    grid: tuple
+    unit: int
+    channels_first: bool
+
+    @property
+    def is_static(self):
+        return all(
+            isinstance(v, int)
+            for v in (*self.lengths, *self.grid, *sum(self.cells, ()))
+        )
 
 
-def word_bytes(row_bytes, itemsize):
-    """Widest word (<= 4 bytes) that tiles a row and is wider than an item.
+def make_plan(backend, lengths, cells, channels_first):
+    """Plan for hidden-axis `lengths` and per-option `cells` (see `Plan`).
 
-    Returns 0 when no such word exists (the row is used as is).
+    Lengths known only at run time are tensors, computed with `backend`.
     """
-    for size in (4, 2):
-        if size > itemsize and row_bytes % size == 0:
-            return size
-    return 0
+    lengths, cells = tuple(lengths), tuple(tuple(c) for c in cells)
+    grid = tuple(
+        _max(backend, [_ceil_div(n, _or_length(c[a], n)) for c in cells])
+        for a, n in enumerate(lengths)
+    )
+    last = [lengths[-1], *[c[-1] for c in cells if _hides(c[-1])]]
+    static = all(isinstance(v, int) for v in last)
+    unit = math.gcd(*last) if static else 1
+    return Plan(lengths, cells, grid, unit, channels_first)
 
 
-def draw_hidden_blocks(
-    backend, seed, batch, lengths, cells, hide_prob, unit, replica=(0, 1)
-):
-    """Draws which blocks are hidden: a new pattern per image and call.
+def draw_cells(backend, seed, batch, plan, hide_prob, replica=(0, 1)):
+    """Draws each image's size option and its hidden cells.
 
     Args:
         backend: Keras backend module.
         seed: `keras.random.SeedGenerator`.
         batch: number of images B (int or scalar tensor).
-        lengths: lengths of the hidden axes: (H, W) or (T,).
-        cells: one tuple per size option, holding that option's cell length
-            along each hidden axis; 0 means the option hides nothing. Each
-            image draws an option uniformly.
+        plan: `Plan`.
         hide_prob: probability that a cell is hidden.
-        unit: block length along the last hidden axis.
         replica: (replica index, number of replicas); each replica of a
             `tf.distribute` strategy takes its own slice of the draws.
 
     Returns:
-        bool tensor (B, R), R = prod(lengths) / unit, in row-major block order.
+        (hidden, choice): bool (B, prod(grid)) and int32 (B,).
     """
-    np_ = backend.numpy
-    active = [any(c != 0 for c in option) for option in cells]
-    # An option that hides nothing gets one cell spanning each axis, so that
-    # every option divides its axes the same way.
-    cells = [
-        [c if on else n for c, n in zip(option, lengths)]
-        for option, on in zip(cells, active)
-    ]
-    per_image = len(cells) > 1
-    grid = [
-        _max([_ceil_div(n, option[a]) for option in cells], np_)
-        for a, n in enumerate(lengths)
-    ]
-    if per_image:
-        choice = _draw(
-            backend, backend.random.randint, (batch,), seed, replica,
-            minval=0, maxval=len(cells), dtype="int32",
-        )
-    n_cells = grid[0] if len(grid) == 1 else grid[0] * grid[1]
-    hidden_cells = (
-        _draw(backend, backend.random.uniform, (batch, n_cells), seed, replica)
-        < hide_prob
-    )
-
-    # Flat cell index of each block: (R,), or (B, R) when sizes vary per image.
-    index = None
-    for a, n in enumerate(lengths):
-        step = unit if a == len(lengths) - 1 else 1
-        positions = np_.arange(0, n, step, dtype="int32")
-        if per_image:
-            cell = np_.take(
-                np_.stack([backend.cast(o[a], "int32") for o in cells]), choice
-            )
-            axis_index = positions[None, :] // cell[:, None]
-        else:
-            axis_index = positions // cells[0][a]
-        if index is None:
-            index = axis_index
-        else:
-            index = index[..., :, None] * grid[a] + axis_index[..., None, :]
-    if per_image:
-        index = np_.reshape(index, (batch, -1))
-        hidden = np_.take_along_axis(hidden_cells, index, axis=1)
+    n_cells = plan.grid[0] if len(plan.grid) == 1 else plan.grid[0] * plan.grid[1]
+    hidden = _draw(backend, (batch, n_cells), seed, replica) < hide_prob
+    if len(plan.cells) == 1:
+        choice = backend.numpy.zeros((batch,), dtype="int32")
     else:
-        hidden = np_.take(hidden_cells, np_.reshape(index, (-1,)), axis=1)
-    if not all(active):
-        on = np_.take(np_.array(active), choice)[:, None] if per_image else False
-        hidden = np_.logical_and(hidden, on)
-    return hidden
+        choice = _draw(backend, (batch,), seed, replica, maxval=len(plan.cells))
+    return hidden, choice
 
 
-def _draw(backend, fn, shape, seed, replica, **kwargs):
-    """`fn(shape)`, with each replica of a strategy taking its own draws."""
-    replica_id, num_replicas = replica
-    if num_replicas == 1:
-        return fn(shape, seed=seed, **kwargs)
-    draws = fn((num_replicas, *shape), seed=seed, **kwargs)
-    return backend.numpy.take(draws, replica_id, axis=0)
-
-
-def fill_hidden_blocks(
-    backend, x, hidden, fill, channels_first, unit, word=0
-):
-    """Returns `x` with every hidden block set to `fill`.
+def hide_blocks(backend, x, hidden, choice, fill, plan):
+    """Returns `x` with the hidden cells of each image set to `fill`.
 
     Args:
         backend: Keras backend module.
         x: batched input (B, H, W, C), (B, C, H, W) or (B, T, D).
-        hidden: bool (B, R) from `draw_hidden_blocks`.
-        fill: (C,) fill values, already in `x.dtype`.
-        channels_first: True for (B, C, H, W).
-        unit: block length along the last hidden axis.
-        word: if non-zero, bit-cast rows to words of this many bytes for the
-            `where` (exact: values are moved, never converted).
+        hidden, choice: from `draw_cells`.
+        fill: (C,) fill values in `x.dtype`.
+        plan: `Plan`.
 
     Returns:
-        Tensor of the shape and dtype of `x`.
+        Tensor of the shape and dtype of `x`, bit-identical to `x` outside
+        hidden cells and to `fill` inside them.
     """
     np_ = backend.numpy
     shape = backend.core.shape(x)
-    if channels_first:
-        channels = shape[1]
-        rows = (-1, channels, _blocks(shape[2:], unit), unit)
-        fill_row = np_.broadcast_to(fill[:, None], (channels, unit))
+    if plan.channels_first:
+        rows = (-1, shape[1], _size(plan.lengths) // plan.unit, plan.unit)
+        fill_row = np_.reshape(fill, (1, shape[1], 1, 1))
     else:
-        channels = shape[-1]
-        rows = (-1, 1, _blocks(shape[1:-1], unit), unit * channels)
-        fill_row = np_.tile(fill, (unit,))[None, :]
-    x_rows = np_.reshape(x, rows)
-    fill_row = np_.reshape(fill_row, (1, *rows[1:2], 1, rows[3]))
-    if word:
-        x_rows = np_.view(x_rows, WORD_DTYPES[word])
-        fill_row = np_.view(fill_row, WORD_DTYPES[word])
-    out = np_.where(hidden[:, None, :, None], fill_row, x_rows)
-    if word:
-        out = np_.view(out, keras.backend.standardize_dtype(x.dtype))
-    return np_.reshape(out, shape)
+        rows = (-1, 1, _size(plan.lengths) // plan.unit, plan.unit * shape[-1])
+        fill_row = np_.reshape(np_.tile(fill, (plan.unit,)), (1, 1, 1, -1))
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    view = INT_VIEWS[np.dtype(dtype).itemsize]
+    bits = np_.reshape(np_.view(x, view), rows)
+    fill_bits = np_.view(fill_row, view)
+    # -1 (all bits set) in hidden blocks, 0 elsewhere: (B, 1, R, 1).
+    mask = backend.cast(block_mask(backend, hidden, choice, plan), view)
+    mask = mask[:, None, :, None]
+    bits = np_.bitwise_xor(
+        bits, np_.bitwise_and(np_.bitwise_xor(bits, fill_bits), mask)
+    )
+    return np_.view(np_.reshape(bits, shape), dtype)
 
 
-def _blocks(lengths, unit):
-    """Number of blocks: prod(lengths) / unit."""
-    total = lengths[0]
-    for n in lengths[1:]:
-        total = total * n
-    return total // unit
+@functools.lru_cache(maxsize=64)
+def xla_hide_blocks(plan):
+    """`hide_blocks` for TensorFlow tensors, compiled with XLA (static plans)."""
+    import tensorflow as tf
+
+    backend = DynamicBackend("tensorflow")
+
+    def kernel(x, hidden, choice, fill):
+        return hide_blocks(backend, x, hidden, choice, fill, plan)
+
+    return tf.function(kernel, jit_compile=True, autograph=False)
+
+
+def block_mask(backend, hidden, choice, plan):
+    """float32 (B, R): -1 where a block is hidden, else 0; R = prod(lengths) / unit.
+
+    Cell flags are expanded with one-hot matrix products rather than a
+    gather: XLA fuses a random draw into a gather that reads it, re-running
+    the generator for every block, but materializes a matmul's operands.
+    The product is already -1/0, which converts to an all-ones/zero bit mask:
+    a comparison there would run per value in the fused fill loop and slow
+    it down by half.
+    """
+    np_ = backend.numpy
+    pick = backend.cast(
+        choice[:, None] == np_.arange(len(plan.cells), dtype="int32")[None, :],
+        "float32",
+    )  # (B, options)
+    one_hots = []
+    for axis, n in enumerate(plan.lengths):
+        step = plan.unit if axis == len(plan.lengths) - 1 else 1
+        table = np_.stack([
+            backend.cast(_or_length(c[axis], n), "float32") for c in plan.cells
+        ])
+        cell = backend.cast(np_.matmul(pick, table), "int32")  # (B,)
+        index = np_.arange(0, n, step, dtype="int32")[None, :] // cell[:, None]
+        grid = np_.arange(plan.grid[axis], dtype="int32")
+        one_hots.append(backend.cast(index[:, :, None] == grid, "float32"))
+    flags = -np_.reshape(backend.cast(hidden, "float32"), (-1, *plan.grid))
+    if len(one_hots) == 1:
+        blocks = np_.einsum("bpg,bg->bp", one_hots[0], flags)
+    else:
+        rows = np_.matmul(one_hots[0], flags)  # (B, P0, G1)
+        blocks = np_.matmul(rows, np_.swapaxes(one_hots[1], 1, 2))
+        blocks = np_.reshape(blocks, (backend.core.shape(choice)[0], -1))
+    active = [any(_hides(c) for c in option) for option in plan.cells]
+    if not all(active):
+        on = np_.matmul(pick, np_.array(active, dtype="float32"))
+        blocks = blocks * on[:, None]
+    return blocks
+
+
+def _draw(backend, shape, seed, replica, maxval=None):
+    """Uniform floats in [0, 1), or ints in [0, maxval), of `shape`.
+
+    Each replica of a `tf.distribute` strategy takes its own slice of the
+    draws. TensorFlow draws with Philox: Keras's default algorithm becomes
+    ThreeFry under XLA on CPU, about 25 times slower (outside XLA both are
+    Philox, so the numbers are Keras's own).
+    """
+    replica_id, num_replicas = replica
+    full_shape = shape if num_replicas == 1 else (num_replicas, *shape)
+    dtype = "float32" if maxval is None else "int32"
+    if backend.name == "tensorflow":
+        import tensorflow as tf
+
+        key = tf.cast(tf.math.floormod(draw_seed(seed), 2**31 - 1), tf.int32)
+        draws = tf.random.stateless_uniform(
+            full_shape, key, minval=0, maxval=maxval, dtype=dtype, alg="philox"
+        )
+    elif maxval is None:
+        draws = backend.random.uniform(full_shape, seed=seed)
+    else:
+        draws = backend.random.randint(full_shape, 0, maxval, seed=seed, dtype=dtype)
+    if num_replicas == 1:
+        return draws
+    return backend.numpy.take(draws, replica_id, axis=0)
 
 
 def _ceil_div(a, b):
     return (a + b - 1) // b
 
 
-def _max(values, np_):
+def _hides(cell_length):
+    """False only for an option's 0 (no hiding); run-time lengths hide."""
+    return not (isinstance(cell_length, int) and cell_length == 0)
+
+
+def _or_length(cell_length, axis_length):
+    """The cell length, or one cell spanning the axis for "no hiding"."""
+    return cell_length if _hides(cell_length) else axis_length
+
+
+def _max(backend, values):
     if all(isinstance(v, int) for v in values):
         return max(values)
-    result = values[0]
-    for v in values[1:]:
-        result = np_.maximum(result, v)
-    return result
+    return functools.reduce(backend.numpy.maximum, values)
+
+
+def _size(lengths):
+    return functools.reduce(lambda a, b: a * b, lengths)
