@@ -8,10 +8,9 @@ from keras.src.layers.preprocessing.data_layer import DataLayer
 
 from keras_has.layers import runtime
 from keras_has.layers.cells import parse_cell_sizes
-from keras_has.layers.hiding import draw_cells
-from keras_has.layers.hiding import hide_blocks
+from keras_has.layers.hiding import hide
 from keras_has.layers.hiding import make_plan
-from keras_has.layers.hiding import xla_hide_blocks
+from keras_has.layers.hiding import xla_hide
 
 MODES = ("image", "feature_map", "temporal")
 MAX_UNBATCHED_IMAGE_CHANNELS = 4
@@ -309,20 +308,15 @@ class HideAndSeek(DataLayer):
             [[c.length(n, backend) for n in lengths] for c in self._cells],
             self._channels_first,
         )
-        hidden, choice = draw_cells(
-            backend,
-            self._get_seed_generator(backend._backend),
-            shape[0],
-            plan,
-            self.hide_prob,
-            runtime.replica(backend),
-        )
         fill = self._fill(x, channels, dtype)
+        seed = self._get_seed_generator(backend._backend)
+        replica = runtime.replica(backend)
         if plan.is_static and runtime.tf_without_xla(backend):
             # TensorFlow's own kernels are slower than XLA's fused loop.
-            outputs = xla_hide_blocks(plan)(x, hidden, choice, fill)
+            kernel = xla_hide(plan, self.hide_prob, replica[1])
+            outputs = kernel(x, seed.next(), replica[0], fill)
         else:
-            outputs = hide_blocks(backend, x, hidden, choice, fill, plan)
+            outputs = hide(backend, x, seed, fill, plan, self.hide_prob, replica)
         return outputs[0] if unbatched else outputs
 
     def _fill(self, x, channels, dtype):

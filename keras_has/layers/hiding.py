@@ -9,8 +9,9 @@ A call is split in two:
   an exact bit select, `x ^ ((x ^ fill) & mask)`, on same-size integer views.
   Under XLA this fuses into one pass at about the speed of a copy, where a
   broadcast `where` (a select) does not; see `benchmarks/`.
-  `xla_hide_blocks` is the same function compiled with XLA, for TensorFlow
-  calls made outside XLA (eager, graph, `tf.data`).
+`hide` runs both; `xla_hide` is `hide` compiled with XLA, for TensorFlow
+calls made outside XLA (eager, graph, `tf.data`), whose own kernels are
+slower.
 
 Functions take `backend`: the Keras backend module that `keras.ops` and
 `keras.random` dispatch to (a layer passes its `self.backend`, so the same
@@ -23,6 +24,7 @@ from typing import NamedTuple
 
 import keras
 import numpy as np
+from keras.src.random.seed_generator import SeedGenerator
 from keras.src.random.seed_generator import draw_seed
 from keras.src.utils.backend_utils import DynamicBackend
 
@@ -75,7 +77,8 @@ def draw_cells(backend, seed, batch, plan, hide_prob, replica=(0, 1)):
 
     Args:
         backend: Keras backend module.
-        seed: `keras.random.SeedGenerator`.
+        seed: `keras.random.SeedGenerator` (or, on TensorFlow, a (2,) seed
+            tensor from one).
         batch: number of images B (int or scalar tensor).
         plan: `Plan`.
         hide_prob: probability that a cell is hidden.
@@ -129,15 +132,27 @@ def hide_blocks(backend, x, hidden, choice, fill, plan):
     return np_.view(np_.reshape(bits, shape), dtype)
 
 
+def hide(backend, x, seed, fill, plan, hide_prob, replica=(0, 1)):
+    """`x` with fresh random cells hidden: `draw_cells` then `hide_blocks`."""
+    batch = backend.core.shape(x)[0]
+    hidden, choice = draw_cells(backend, seed, batch, plan, hide_prob, replica)
+    return hide_blocks(backend, x, hidden, choice, fill, plan)
+
+
 @functools.lru_cache(maxsize=64)
-def xla_hide_blocks(plan):
-    """`hide_blocks` for TensorFlow tensors, compiled with XLA (static plans)."""
+def xla_hide(plan, hide_prob, num_replicas):
+    """`hide` for TensorFlow, compiled with XLA, for a static `plan`.
+
+    Returns `kernel(x, seed, replica_id, fill)`, `seed` being a (2,) seed
+    tensor such as `keras.random.SeedGenerator.next()` returns.
+    """
     import tensorflow as tf
 
     backend = DynamicBackend("tensorflow")
 
-    def kernel(x, hidden, choice, fill):
-        return hide_blocks(backend, x, hidden, choice, fill, plan)
+    def kernel(x, seed, replica_id, fill):
+        replica = (replica_id, num_replicas)
+        return hide(backend, x, seed, fill, plan, hide_prob, replica)
 
     return tf.function(kernel, jit_compile=True, autograph=False)
 
@@ -195,7 +210,9 @@ def _draw(backend, shape, seed, replica, maxval=None):
     if backend.name == "tensorflow":
         import tensorflow as tf
 
-        key = tf.cast(tf.math.floormod(draw_seed(seed), 2**31 - 1), tf.int32)
+        if isinstance(seed, SeedGenerator):
+            seed = draw_seed(seed)
+        key = tf.cast(tf.math.floormod(seed, 2**31 - 1), tf.int32)
         draws = tf.random.stateless_uniform(
             full_shape, key, minval=0, maxval=maxval, dtype=dtype, alg="philox"
         )
