@@ -79,39 +79,41 @@ def test_hide_blocks_matches_numpy_reference(
 
 
 @given(
-    height=st.integers(1, 30),
+    height_cells=st.integers(1, 4),
     width_cells=st.integers(1, 6),
-    patch=st.lists(st.sampled_from([0, 2, 4, 6, 12]), min_size=1, max_size=3),
+    patch=st.lists(st.sampled_from([0, 2, 4, 6, 12, 0.5]), min_size=1, max_size=3),
     seed=st.integers(0, 1000),
 )
-def test_blocks_are_the_pixel_mask_subsampled(height, width_cells, patch, seed):
-    """Expanding cells to blocks of `unit` pixels equals expanding to pixels."""
-    width = 12 * width_cells
+def test_blocks_are_the_pixel_mask_subsampled(height_cells, width_cells, patch, seed):
+    """Expanding cells to blocks of units[a] pixels equals expanding to pixels."""
+    lengths = (12 * height_cells, 12 * width_cells)
     cells = [
-        [c.length(n, BACKEND) for n in (height, width)]
+        [c.length(n, BACKEND) for n in lengths]
         for c in parse_cell_sizes(patch, None, "image")
     ]
-    plan = make_plan(BACKEND, (height, width), cells, False)
-    assert width % plan.unit == 0 and all(c[-1] % plan.unit == 0 for c in plan.cells)
+    plan = make_plan(BACKEND, lengths, cells, False)
+    for axis, (n, u) in enumerate(zip(lengths, plan.units)):
+        assert n % u == 0 and all(c[axis] % u == 0 for c in plan.cells)
     hidden, choice = draw_cells(BACKEND, keras.random.SeedGenerator(seed), 4, plan, 0.5)
     pixels, blocks = (
         keras.ops.convert_to_numpy(block_mask(BACKEND, hidden, choice, p)) == -1
-        for p in (plan._replace(unit=1), plan)
+        for p in (plan._replace(units=(1, 1)), plan)
     )
-    assert blocks.shape == (4, height * width // plan.unit)
+    (u0, u1), (h, w) = plan.units, lengths
+    blocks = blocks.reshape(4, h // u0, 1, w // u1, 1)
     np.testing.assert_array_equal(
-        pixels.reshape(4, -1, plan.unit), np.repeat(blocks[..., None], plan.unit, axis=2)
+        pixels.reshape(4, h // u0, u0, w // u1, u1), np.broadcast_to(blocks, (4, h // u0, u0, w // u1, u1))
     )
 
 
-def test_plan_unit_and_grid():
+def test_plan_units_and_grid():
     plan = make_plan(BACKEND, (224, 224), [(0, 0), (16, 16), (32, 32), (44, 44), (56, 56)], False)
-    assert plan.unit == 4 and plan.grid == (14, 14) and plan.is_static
-    assert make_plan(BACKEND, (224, 224), [(56, 56)], False).unit == 56
-    assert make_plan(BACKEND, (30, 30), [(4, 4)], False)[2:4] == ((8, 8), 2)
-    assert make_plan(BACKEND, (2000,), [(100,)], False)[2:4] == ((20,), 100)
-    dynamic = make_plan(BACKEND, (keras.ops.convert_to_tensor(30), 30), [(4, 4)], False)
-    assert dynamic.unit == 2 and not dynamic.is_static
+    assert plan.units == (4, 4) and plan.grid == (14, 14) and plan.is_static
+    assert make_plan(BACKEND, (224, 112), [(56, 56)], False).units == (56, 56)
+    assert make_plan(BACKEND, (30, 32), [(4, 4)], False)[2:4] == ((8, 8), (2, 4))
+    assert make_plan(BACKEND, (2000,), [(100,)], False)[2:4] == ((20,), (100,))
+    dynamic = make_plan(BACKEND, (keras.ops.convert_to_tensor(30), 32), [(4, 4)], False)
+    assert dynamic.units == (1, 4) and not dynamic.is_static
 
 
 @pytest.mark.parametrize(

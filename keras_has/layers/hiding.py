@@ -3,10 +3,12 @@
 A call is split in two:
 - `draw_cells`: the random part, small tensors: each image's size option and
   one hidden flag per cell of the finest grid in use.
-- `hide_blocks`: a pure function that expands those flags to *blocks* (runs
-  of `unit` positions along the last hidden axis, `unit` dividing that axis
-  and every cell length, so a block lies in one cell) and writes the fill with
-  an exact bit select, `x ^ ((x ^ fill) & mask)`, on same-size integer views.
+- `hide_blocks`: a pure function that expands those flags to *blocks*
+  (`units[a]` positions along each hidden axis a, `units[a]` dividing the
+  axis and every cell length along it, so that a block lies in one cell) and
+  writes the fill with an exact bit select, `x ^ ((x ^ fill) & mask)`, on
+  same-size integer views of x as [B, n0/u0, u0, n1/u1, u1 * C] (channels
+  last; the long inner run is what XLA's loops vectorize).
   Under XLA this fuses into one pass at about the speed of a copy, where a
   broadcast `where` (a select) does not; see `benchmarks/`.
 `hide` runs both; `xla_hide` is `hide` compiled with XLA, for TensorFlow
@@ -38,14 +40,14 @@ class Plan(NamedTuple):
     cells: per size option, its cell length along each hidden axis (0: the
         option hides nothing).
     grid: cells per hidden axis of the finest grid in use.
-    unit: block length along the last hidden axis.
+    units: block length along each hidden axis.
     channels_first: True for (B, C, H, W) inputs.
     """
 
     lengths: tuple
     cells: tuple
     grid: tuple
-    unit: int
+    units: tuple
     channels_first: bool
 
     @property
@@ -66,10 +68,11 @@ def make_plan(backend, lengths, cells, channels_first):
         _max(backend, [_ceil_div(n, _or_length(c[a], n)) for c in cells])
         for a, n in enumerate(lengths)
     )
-    last = [lengths[-1], *[c[-1] for c in cells if _hides(c[-1])]]
-    static = all(isinstance(v, int) for v in last)
-    unit = math.gcd(*last) if static else 1
-    return Plan(lengths, cells, grid, unit, channels_first)
+    units = tuple(
+        _gcd(n, *[c[a] for c in cells if _hides(c[a])])
+        for a, n in enumerate(lengths)
+    )
+    return Plan(lengths, cells, grid, units, channels_first)
 
 
 def draw_cells(backend, seed, batch, plan, hide_prob, replica=(0, 1)):
@@ -113,19 +116,27 @@ def hide_blocks(backend, x, hidden, choice, fill, plan):
     """
     np_ = backend.numpy
     shape = backend.core.shape(x)
-    if plan.channels_first:
-        rows = (-1, shape[1], _size(plan.lengths) // plan.unit, plan.unit)
-        fill_row = np_.reshape(fill, (1, shape[1], 1, 1))
-    else:
-        rows = (-1, 1, _size(plan.lengths) // plan.unit, plan.unit * shape[-1])
-        fill_row = np_.reshape(np_.tile(fill, (plan.unit,)), (1, 1, 1, -1))
+    blocks, mask_dims = [], []
+    for n, u in zip(plan.lengths, plan.units):
+        blocks += [n // u, u]
+        mask_dims += [n // u, 1]
+    if plan.channels_first:  # [B, C, n0/u0, u0, n1/u1, u1]
+        blocked = (-1, shape[1], *blocks)
+        mask_shape = (-1, 1, *mask_dims)
+        fill_row = np_.reshape(fill, (1, -1, *[1] * len(blocks)))
+    else:  # [B, n0/u0, u0, ..., n/u, u * C]: long contiguous inner runs
+        blocked = (-1, *blocks[:-1], blocks[-1] * shape[-1])
+        mask_shape = (-1, *mask_dims)
+        fill_row = np_.reshape(
+            np_.tile(fill, (plan.units[-1],)), (1, *[1] * (len(blocks) - 1), -1)
+        )
     dtype = keras.backend.standardize_dtype(x.dtype)
     view = INT_VIEWS[np.dtype(dtype).itemsize]
-    bits = np_.reshape(np_.view(x, view), rows)
+    bits = np_.reshape(np_.view(x, view), blocked)
     fill_bits = np_.view(fill_row, view)
-    # -1 (all bits set) in hidden blocks, 0 elsewhere: (B, 1, R, 1).
+    # -1 (all bits set) in hidden blocks, 0 elsewhere.
     mask = backend.cast(block_mask(backend, hidden, choice, plan), view)
-    mask = mask[:, None, :, None]
+    mask = np_.reshape(mask, mask_shape)
     bits = np_.bitwise_xor(
         bits, np_.bitwise_and(np_.bitwise_xor(bits, fill_bits), mask)
     )
@@ -158,7 +169,7 @@ def xla_hide(plan, hide_prob, num_replicas):
 
 
 def block_mask(backend, hidden, choice, plan):
-    """float32 (B, R): -1 where a block is hidden, else 0; R = prod(lengths) / unit.
+    """float32 (B, R): -1 where a block is hidden, else 0, in row-major order.
 
     Cell flags are expanded with one-hot matrix products rather than a
     gather: XLA fuses a random draw into a gather that reads it, re-running
@@ -173,8 +184,7 @@ def block_mask(backend, hidden, choice, plan):
         "float32",
     )  # (B, options)
     one_hots = []
-    for axis, n in enumerate(plan.lengths):
-        step = plan.unit if axis == len(plan.lengths) - 1 else 1
+    for axis, (n, step) in enumerate(zip(plan.lengths, plan.units)):
         table = np_.stack([
             backend.cast(_or_length(c[axis], n), "float32") for c in plan.cells
         ])
@@ -223,6 +233,11 @@ def _draw(backend, shape, seed, replica, maxval=None):
     if num_replicas == 1:
         return draws
     return backend.numpy.take(draws, replica_id, axis=0)
+
+
+def _gcd(*values):
+    """gcd of static lengths; 1 when any is known only at run time."""
+    return math.gcd(*values) if all(isinstance(v, int) for v in values) else 1
 
 
 def _ceil_div(a, b):
