@@ -58,7 +58,12 @@ def per_image_loop(x, patch_sizes, fill, hide_prob=0.5, seed=0):
 
 
 def random_erasing(seed=0):
-    """One rectangle of area 1/2 (HaS with p = 0.5 hides 1/2 on average)."""
+    """One rectangle of area 1/2 (HaS with p = 0.5 hides 1/2 on average).
+
+    `factor=(1, 1)`: a single 1.0 would draw the probability of erasing
+    uniformly in [0, 1], erasing only half of the images.
+    """
     return keras.layers.RandomErasing(
-        factor=1.0, scale=(0.5, 0.5), fill_value=0.0, value_range=(0, 255), seed=seed
+        factor=(1.0, 1.0), scale=(0.5, 0.5), fill_value=0.0, value_range=(0, 255),
+        seed=seed,
     )

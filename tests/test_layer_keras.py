@@ -317,3 +317,27 @@ def test_calls_without_a_training_flag():
         np.asarray(network(x)), np.asarray(network(x, training=False))
     )
     assert not np.allclose(np.asarray(network(x)), np.asarray(network(x, training=True)))
+
+
+@pytest.mark.parametrize("patch_size", [4, [0, 3, 0.5], 0.25])
+def test_sizes_known_only_at_run_time(patch_size):
+    """Variable-size images in tf.data and a None-shaped tf.function."""
+    layer = HideAndSeek(patch_size=patch_size, fill_value=[250.0, 251.0, 252.0], seed=4)
+    shapes = [(9, 13, 3), (16, 7, 3), (20, 20, 3)]
+    arrays = [images((1, *s))[0] for s in shapes]
+    dataset = tf.data.Dataset.from_generator(
+        lambda: iter(arrays), output_signature=tf.TensorSpec((None, None, 3), tf.float32)
+    ).map(layer)
+    signature = [tf.TensorSpec((None, None, None, 3), tf.float32)]
+    batched = tf.function(lambda t: layer(t), input_signature=signature)
+    options = patch_size if isinstance(patch_size, list) else [patch_size]
+    fractions = []
+    for _ in range(3):
+        for out, x in [*zip(dataset, arrays), *[(batched(x[None])[0], x) for x in arrays]]:
+            hidden = hidden_map(out.numpy(), x, [250.0, 251.0, 252.0])
+            fractions.append(hidden.mean())
+            assert any(
+                constant_on_cells(hidden, c) if c else not hidden.any()
+                for c in (cell_lengths(s, hidden.shape) for s in options)
+            )
+    assert 0.15 < np.mean(fractions) < 0.85

@@ -1,0 +1,102 @@
+"""Demo of the HideAndSeek layer: writes a picture of augmented images.
+
+    python -m recipes.demo [--out runs/demo] [--images 4] [--seed 0]
+
+Makes a few 224x224 scenes (no download), computes the training-set mean
+fill with `adapt`, and hides patches as in the paper (Sec. 3.1.1; Table II
+sizes 16, 32, 44, 56 and the mixed setting) in a `tf.data` pipeline. Each row
+of the picture is one setting, each column one image.
+"""
+
+import argparse
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from keras_has import HideAndSeek  # noqa: E402
+
+SETTINGS = {
+    "original": None,
+    "HaS-16": 16,
+    "HaS-32": 32,
+    "HaS-56": 56,
+    "HaS-Mixed": [0, 16, 32, 44, 56],
+}
+SIZE = 224
+
+
+def scenes(count, seed):
+    """uint8 (count, 224, 224, 3): an animal-like object on a textured field."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:SIZE, :SIZE] / SIZE
+    images = []
+    for _ in range(count):
+        background = rng.uniform(60, 200, 3)
+        texture = 25 * np.sin(2 * np.pi * (rng.uniform(2, 6) * xx + rng.uniform(2, 6) * yy))
+        image = background + texture[..., None]
+        cx, cy = rng.uniform(0.35, 0.65, 2)
+        body = ((xx - cx) / 0.22) ** 2 + ((yy - cy) / 0.12) ** 2 < 1
+        head = (xx - cx - 0.24) ** 2 + (yy - cy + 0.08) ** 2 < 0.07**2
+        legs = (np.abs((xx - cx) % 0.1 - 0.05) < 0.012) & (yy > cy) & (yy < cy + 0.25)
+        legs &= np.abs(xx - cx) < 0.18
+        image[body | legs] = rng.uniform(0, 255, 3)
+        image[head] = rng.uniform(0, 255, 3)
+        images.append(np.clip(image, 0, 255).astype(np.uint8))
+    return np.stack(images)
+
+
+def augment(images, patch_size, seed):
+    """`images` through a tf.data pipeline with HaS; returns the results."""
+    layer = HideAndSeek(patch_size=patch_size, seed=seed)
+    layer.adapt(images)  # per-channel training-set mean: the paper's fill
+    dataset = tf.data.Dataset.from_tensor_slices(images).batch(len(images)).map(layer)
+    return next(iter(dataset)).numpy(), layer
+
+
+def picture(rows):
+    """Rows of images with their labels, as one BGR image."""
+    pad, label_width = 4, 120
+    lines = []
+    for label, images in rows.items():
+        cells = [np.pad(im, ((pad, pad), (pad, pad), (0, 0)), constant_values=255) for im in images]
+        line = np.concatenate(cells, axis=1)
+        tag = np.full((line.shape[0], label_width, 3), 255, np.uint8)
+        cv2.putText(tag, label, (6, line.shape[0] // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
+        lines.append(np.concatenate([tag, line], axis=1))
+    return cv2.cvtColor(np.concatenate(lines, axis=0), cv2.COLOR_RGB2BGR)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    parser.add_argument("--images", type=int, default=4, help="images per row (default: 4)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for scenes and patterns (default: 0)")
+    args = parser.parse_args(argv)
+    if args.images < 1:
+        parser.error("--images must be at least 1")
+
+    images = scenes(args.images, args.seed)
+    rows = {}
+    for label, patch_size in SETTINGS.items():
+        if patch_size is None:
+            rows[label] = images
+            continue
+        rows[label], layer = augment(images, patch_size, args.seed)
+        hidden = np.all(rows[label] == np.rint(layer.mean.numpy()).astype(np.uint8), axis=-1)
+        print(f"{label:10s} patch_size={patch_size}: hidden fraction {hidden.mean():.2f} "
+              f"(per image: {', '.join(f'{h:.2f}' for h in hidden.mean((1, 2)))})")
+    print(f"fill (training-set mean RGB): {np.round(layer.mean.numpy(), 1).tolist()}")
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "hide_and_seek.png")
+    if not cv2.imwrite(path, picture(rows)):
+        raise OSError(f"could not write {path}")
+    print(f"wrote {path}")
+    return path
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Model builders and pretrained weights (the CAM localization issue adds them)."""
