@@ -4,8 +4,9 @@
 
 Each workload is run eagerly, in a tf.data pipeline (map on batches,
 AUTOTUNE, prefetch) and under XLA (`tf.function(jit_compile=True)`), and
-every figure is also given as a ratio to the copy (`x + 0`) measured in the
-same run and path, since absolute figures on shared machines are noisy.
+every figure is also given as a ratio to the copy (`x + 0`) timed in the
+same path in alternating rounds (median of the per-round ratios), since
+absolute figures on shared machines drift.
 """
 
 import argparse
@@ -71,33 +72,60 @@ def _batch(shape, dtype):
     return rng.random(shape, dtype=np.float32)
 
 
-def measure(fn, inputs, path, reps):
-    """Median seconds per batch."""
+def timer(fn, inputs, path):
+    """`run(reps)`: seconds per batch of `fn` on `path`, over `reps` batches.
+
+    A tf.data pipeline is built anew for each run, warmed up right before
+    timing and dropped after, so that it never works in the background while
+    something else is timed.
+    """
     if path == "tf.data":
         dataset = (
             tf.data.Dataset.from_tensors(inputs).repeat()
             .map(fn, num_parallel_calls=tf.data.AUTOTUNE).prefetch(1)
         )
-        iterator = iter(dataset)
-        for _ in range(2):
-            next(iterator)
-        rounds = []
-        for _ in range(3):
+
+        def run(reps):
+            iterator = iter(dataset)
+            for _ in range(2):
+                next(iterator)
             start = time.perf_counter()
             for _ in range(reps):
                 next(iterator)
-            rounds.append((time.perf_counter() - start) / reps)
-        return statistics.median(rounds)
+            seconds = (time.perf_counter() - start) / reps
+            del iterator
+            return seconds
+
+        return run
     call = tf.function(fn, jit_compile=True) if path == "xla" else fn
     for _ in range(2):
         call(*inputs)
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        out = call(*inputs)
-        out.shape  # noqa: B018 - eager CPU ops are synchronous
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+
+    def run(reps):
+        times = []
+        for _ in range(reps):
+            start = time.perf_counter()
+            call(*inputs).shape  # noqa: B018 - eager CPU ops are synchronous
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    return run
+
+
+def measure(fn, copy, inputs, path, reps, rounds=5):
+    """(median seconds per batch, median ratio to the copy).
+
+    The copy is timed in the same path in alternating rounds, so that the
+    ratio compares figures taken under the same machine load.
+    """
+    method, baseline = timer(fn, inputs, path), timer(copy, inputs[:1], path)
+    seconds, ratios = [], []
+    for _ in range(rounds):
+        base = baseline(max(reps, 5))
+        mine = method(reps)
+        seconds.append(mine)
+        ratios.append(base / mine)
+    return statistics.median(seconds), statistics.median(ratios)
 
 
 def run(reps, only=None):
@@ -110,18 +138,17 @@ def run(reps, only=None):
         print(f"\n### {name} ({nbytes / 1e6:.0f} MB per batch)\n")
         print("| method | path | ms / batch | items / s | GB/s | x copy |")
         print("|---|---|---:|---:|---:|---:|")
-        copy_seconds = {}
         for method, (fn, extra) in methods(shape, dtype, layers, loop_sizes).items():
             for path in PATHS:
                 slow = "loop" in method or "RandomErasing" in method
-                seconds = measure(fn, (x, *extra), path, max(2, reps // 3) if slow else reps)
-                if method.startswith("copy"):
-                    copy_seconds[path] = seconds
+                seconds, ratio = measure(
+                    fn, baselines.copy, (x, *extra), path,
+                    reps=2 if slow else reps, rounds=3 if slow else 5,
+                )
                 row = {
                     "workload": name, "method": method, "path": path,
                     "ms": seconds * 1e3, "items_per_s": shape[0] / seconds,
-                    "gb_per_s": nbytes / seconds / 1e9,
-                    "x_copy": copy_seconds[path] / seconds,
+                    "gb_per_s": nbytes / seconds / 1e9, "x_copy": ratio,
                 }
                 results.append(row)
                 print(
@@ -156,7 +183,7 @@ def check_goals(results):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--reps", type=int, default=10, help="timed batches per figure")
+    parser.add_argument("--reps", type=int, default=5, help="timed batches per round")
     parser.add_argument("--only", help="run workloads whose name contains this")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()

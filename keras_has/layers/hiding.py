@@ -179,27 +179,38 @@ def block_mask(backend, hidden, choice, plan):
     it down by half.
     """
     np_ = backend.numpy
+    active = [any(_hides(c) for c in option) for option in plan.cells]
+    hiding_cells = [c for c, on in zip(plan.cells, active) if on]
+    # When all options that hide share one grid (e.g. [0, 8]), so do all
+    # images: one-hot matrices without a batch axis, one large matmul each.
+    shared = all(isinstance(v, int) for c in hiding_cells for v in c) and (
+        len(set(hiding_cells)) <= 1
+    )
     pick = backend.cast(
         choice[:, None] == np_.arange(len(plan.cells), dtype="int32")[None, :],
         "float32",
     )  # (B, options)
     one_hots = []
     for axis, (n, step) in enumerate(zip(plan.lengths, plan.units)):
+        options = (hiding_cells or plan.cells)[:1] if shared else plan.cells
         table = np_.stack([
-            backend.cast(_or_length(c[axis], n), "float32") for c in plan.cells
+            backend.cast(_or_length(c[axis], n), "float32") for c in options
         ])
-        cell = backend.cast(np_.matmul(pick, table), "int32")  # (B,)
-        index = np_.arange(0, n, step, dtype="int32")[None, :] // cell[:, None]
+        cell = table[:1] if shared else np_.matmul(pick, table)  # (1,) or (B,)
+        index = np_.arange(0, n, step, dtype="int32")[None, :] // backend.cast(
+            cell, "int32"
+        )[:, None]
         grid = np_.arange(plan.grid[axis], dtype="int32")
-        one_hots.append(backend.cast(index[:, :, None] == grid, "float32"))
+        one_hot = backend.cast(index[:, :, None] == grid, "float32")  # (B|1, P, G)
+        one_hots.append(one_hot[0] if shared else one_hot)
     flags = -np_.reshape(backend.cast(hidden, "float32"), (-1, *plan.grid))
+    b = "" if shared else "b"
     if len(one_hots) == 1:
-        blocks = np_.einsum("bpg,bg->bp", one_hots[0], flags)
+        blocks = np_.einsum(f"{b}pg,bg->bp", one_hots[0], flags)
     else:
-        rows = np_.matmul(one_hots[0], flags)  # (B, P0, G1)
-        blocks = np_.matmul(rows, np_.swapaxes(one_hots[1], 1, 2))
+        rows = np_.einsum(f"{b}pg,bgk->bpk", one_hots[0], flags)
+        blocks = np_.einsum(f"bpk,{b}qk->bpq", rows, one_hots[1])
         blocks = np_.reshape(blocks, (backend.core.shape(choice)[0], -1))
-    active = [any(_hides(c) for c in option) for option in plan.cells]
     if not all(active):
         on = np_.matmul(pick, np_.array(active, dtype="float32"))
         blocks = blocks * on[:, None]
