@@ -8,12 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from keras.src.utils.backend_utils import DynamicBackend
 
-from keras_has.layers.cells import CellSize
-from keras_has.layers.cells import parse_cell_sizes
-from keras_has.layers.hiding import block_mask
-from keras_has.layers.hiding import draw_cells
-from keras_has.layers.hiding import hide_blocks
-from keras_has.layers.hiding import make_plan
+from keras_has.layers.cells import CellSize, parse_cell_sizes
+from keras_has.layers.hiding import block_mask, draw_cells, hide_blocks, make_plan
 
 BACKEND = DynamicBackend()
 

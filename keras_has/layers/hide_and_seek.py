@@ -8,9 +8,7 @@ from keras.src.layers.preprocessing.data_layer import DataLayer
 
 from keras_has.layers import runtime
 from keras_has.layers.cells import parse_cell_sizes
-from keras_has.layers.hiding import hide
-from keras_has.layers.hiding import make_plan
-from keras_has.layers.hiding import xla_hide
+from keras_has.layers.hiding import hide, make_plan, xla_hide
 
 MODES = ("image", "feature_map", "temporal")
 MAX_UNBATCHED_IMAGE_CHANNELS = 4

@@ -26,8 +26,7 @@ from typing import NamedTuple
 
 import keras
 import numpy as np
-from keras.src.random.seed_generator import SeedGenerator
-from keras.src.random.seed_generator import draw_seed
+from keras.src.random.seed_generator import SeedGenerator, draw_seed
 from keras.src.utils.backend_utils import DynamicBackend
 
 INT_VIEWS = {1: "int8", 2: "int16", 4: "int32", 8: "int64"}
@@ -269,7 +268,3 @@ def _max(backend, values):
     if all(isinstance(v, int) for v in values):
         return max(values)
     return functools.reduce(backend.numpy.maximum, values)
-
-
-def _size(lengths):
-    return functools.reduce(lambda a, b: a * b, lengths)

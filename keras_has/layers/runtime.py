@@ -7,8 +7,7 @@ import sys
 
 import keras
 from keras.src.layers.preprocessing.data_layer import DataLayer
-from keras.src.utils import backend_utils
-from keras.src.utils import jax_utils
+from keras.src.utils import backend_utils, jax_utils
 
 
 def in_foreign_tf_graph(inputs):

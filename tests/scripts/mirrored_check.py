@@ -15,8 +15,8 @@ tf.config.set_logical_device_configuration(
 )
 
 import keras  # noqa: E402
-
 from helpers import hidden_map  # noqa: E402
+
 from keras_has import HideAndSeek  # noqa: E402
 
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -24,7 +24,9 @@ x = np.random.default_rng(0).integers(0, 200, (8, 32, 32, 3)).astype("float32")
 for seed in (1, None):
     with strategy.scope():
         layer = HideAndSeek(patch_size=4, fill_value=250.0, seed=seed)
-    step = tf.function(lambda t: strategy.run(lambda v: layer(v, training=True), args=(t,)))
+    step = tf.function(
+        lambda t, layer=layer: strategy.run(lambda v: layer(v, training=True), args=(t,))
+    )
     outs = [strategy.experimental_local_results(step(tf.constant(x))) for _ in range(2)]
     maps = [hidden_map(o.numpy(), x, 250.0) for call in outs for o in call]
     # Same input on both replicas, different patterns; new ones each call.
