@@ -119,6 +119,7 @@ def test_plan_units_and_grid():
         ([0, 16, 0.5], None, "image", [CellSize("none", 0), CellSize("pixels", 16), CellSize("fraction", 0.5)]),
         (32.0, None, "image", [CellSize("pixels", 32)]),
         (None, 20, "temporal", [CellSize("count", 20)]),
+        (None, [10, 20], "temporal", [CellSize("count", 10), CellSize("count", 20)]),
         (100, None, "temporal", [CellSize("pixels", 100)]),
     ],
 )

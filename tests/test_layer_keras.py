@@ -275,6 +275,12 @@ def test_bad_inputs_raise_clear_errors(kwargs, shape, message):
         HideAndSeek(**kwargs)(np.zeros(shape, "float32"))
 
 
+@pytest.mark.parametrize("dtype", ["bool", "complex64"])
+def test_non_numeric_inputs_are_refused(dtype):
+    with pytest.raises(ValueError, match="real-valued numeric"):
+        HideAndSeek(patch_size=4, fill_value=0.0)(np.zeros((1, 8, 8, 3), dtype))
+
+
 def test_other_input_errors():
     with pytest.raises(ValueError, match="outside the range of uint8"):
         HideAndSeek(patch_size=4, fill_value=300)(np.zeros((1, 8, 8, 3), "uint8"))

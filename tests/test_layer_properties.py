@@ -226,3 +226,16 @@ def test_constant_fill_is_rounded_for_integer_inputs():
     np.testing.assert_array_equal(out, np.broadcast_to(np.array([101, 7, 254], "uint8"), out.shape))
     out = as_numpy(HideAndSeek(patch_size=4, hide_prob=1.0, fill_value=-3.7)(x.astype("int8")))
     assert (out == -4).all()
+
+
+def test_rectangular_images_get_a_rectangular_grid():
+    """256x128 with cells of 64: 4 x 2 cells, each hidden whole or not."""
+    x = make_input(np.random.default_rng(6), (200, 256, 128, 3), "uint8")
+    layer = HideAndSeek(patch_size=64, fill_value=FILL[:3], seed=0)
+    hidden = hidden_map(as_numpy(layer(x)), x, FILL[:3])
+    cells = hidden.reshape(200, 4, 64, 2, 64)
+    assert (cells.all((2, 4)) | ~cells.any((2, 4))).all()
+    flags = cells[:, :, 0, :, 0]
+    assert abs(flags.mean() - 0.5) < 5 * np.sqrt(0.25 / flags.size)
+    # Every one of the 8 cells is hidden about half of the time.
+    assert np.all(np.abs(flags.mean(0) - 0.5) < 5 * np.sqrt(0.25 / 200))

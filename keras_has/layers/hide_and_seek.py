@@ -4,6 +4,7 @@ import numbers
 
 import keras
 import numpy as np
+from keras.src.backend.config import standardize_data_format
 from keras.src.layers.preprocessing.data_layer import DataLayer
 
 from keras_has.layers import runtime
@@ -83,7 +84,6 @@ class HideAndSeek(DataLayer):
         data_format=None,
         **kwargs,
     ):
-        kwargs.pop("autocast", None)
         # No autocasting: the output keeps the input dtype.
         super().__init__(autocast=False, **kwargs)
         if mode not in MODES:
@@ -111,9 +111,7 @@ class HideAndSeek(DataLayer):
                 )
             self.data_format = "channels_last"
         else:
-            self.data_format = keras.src.backend.config.standardize_data_format(
-                data_format
-            )
+            self.data_format = standardize_data_format(data_format)
         self._adapted = False
         self._hides_nothing = self.hide_prob == 0 or all(
             c.kind == "none" for c in self._cells
@@ -255,7 +253,6 @@ class HideAndSeek(DataLayer):
             raise ValueError("adapt() received no data.")
         if not self.built:
             self.build(tuple(first_shape))
-        self._check_input(tuple(first_shape))
         self.mean.assign((total / count).astype("float32"))
         self.count.assign(float(count))
         self._adapted = True
@@ -295,6 +292,13 @@ class HideAndSeek(DataLayer):
         backend = self.backend
         np_ = backend.numpy
         dtype = keras.backend.standardize_dtype(inputs.dtype)
+        if dtype == "bool" or not np.issubdtype(np.dtype(dtype), np.number) or (
+            np.issubdtype(np.dtype(dtype), np.complexfloating)
+        ):
+            raise ValueError(
+                "HideAndSeek expects real-valued numeric inputs (uint8, int, "
+                f"float). Received: dtype={dtype}"
+            )
         channels = self._check_input(tuple(inputs.shape))
         unbatched = len(inputs.shape) == self._batched_rank - 1
         x = np_.expand_dims(inputs, 0) if unbatched else inputs
