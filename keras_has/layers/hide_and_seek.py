@@ -292,9 +292,7 @@ class HideAndSeek(DataLayer):
         backend = self.backend
         np_ = backend.numpy
         dtype = keras.backend.standardize_dtype(inputs.dtype)
-        if dtype == "bool" or not np.issubdtype(np.dtype(dtype), np.number) or (
-            np.issubdtype(np.dtype(dtype), np.complexfloating)
-        ):
+        if not (keras.backend.is_float_dtype(dtype) or keras.backend.is_int_dtype(dtype)):
             raise ValueError(
                 "HideAndSeek expects real-valued numeric inputs (uint8, int, "
                 f"float). Received: dtype={dtype}"
