@@ -89,7 +89,7 @@ def main(argv=None):
         hidden = np.all(rows[label] == np.rint(layer.mean.numpy()).astype(np.uint8), axis=-1)
         print(f"{label:10s} patch_size={patch_size}: hidden fraction {hidden.mean():.2f} "
               f"(per image: {', '.join(f'{h:.2f}' for h in hidden.mean((1, 2)))})")
-    print(f"fill (training-set mean RGB): {np.round(layer.mean.numpy(), 1).tolist()}")
+    print(f"fill (training-set mean RGB): {[round(float(v), 1) for v in layer.mean.numpy()]}")
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "hide_and_seek.png")
     if not cv2.imwrite(path, picture(rows)):

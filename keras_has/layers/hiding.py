@@ -90,13 +90,14 @@ def draw_cells(backend, seed, batch, plan, hide_prob, replica=(0, 1)):
     Returns:
         (hidden, choice): bool (B, prod(grid)) and int32 (B,).
     """
+    np_ = backend.numpy
     n_cells = plan.grid[0] if len(plan.grid) == 1 else plan.grid[0] * plan.grid[1]
-    hidden = _draw(backend, (batch, n_cells), seed, replica) < hide_prob
-    if len(plan.cells) == 1:
-        choice = backend.numpy.zeros((batch,), dtype="int32")
-    else:
-        choice = _draw(backend, (batch,), seed, replica, maxval=len(plan.cells))
-    return hidden, choice
+    # One draw: a uniform per cell, and one more per image for its option.
+    draws = _uniform(backend, (batch, n_cells + 1), seed, replica)
+    hidden = draws[:, :-1] < hide_prob
+    n_options = len(plan.cells)
+    choice = np_.minimum(np_.floor(draws[:, -1] * n_options), n_options - 1)
+    return hidden, backend.cast(choice, "int32")
 
 
 def hide_blocks(backend, x, hidden, choice, fill, plan):
@@ -216,8 +217,8 @@ def block_mask(backend, hidden, choice, plan):
     return blocks
 
 
-def _draw(backend, shape, seed, replica, maxval=None):
-    """Uniform floats in [0, 1), or ints in [0, maxval), of `shape`.
+def _uniform(backend, shape, seed, replica):
+    """Uniform floats in [0, 1) of `shape`.
 
     Each replica of a `tf.distribute` strategy takes its own slice of the
     draws. TensorFlow draws with Philox: Keras's default algorithm becomes
@@ -226,20 +227,15 @@ def _draw(backend, shape, seed, replica, maxval=None):
     """
     replica_id, num_replicas = replica
     full_shape = shape if num_replicas == 1 else (num_replicas, *shape)
-    dtype = "float32" if maxval is None else "int32"
     if backend.name == "tensorflow":
         import tensorflow as tf
 
         if isinstance(seed, SeedGenerator):
             seed = draw_seed(seed)
         key = tf.cast(tf.math.floormod(seed, 2**31 - 1), tf.int32)
-        draws = tf.random.stateless_uniform(
-            full_shape, key, minval=0, maxval=maxval, dtype=dtype, alg="philox"
-        )
-    elif maxval is None:
-        draws = backend.random.uniform(full_shape, seed=seed)
+        draws = tf.random.stateless_uniform(full_shape, key, alg="philox")
     else:
-        draws = backend.random.randint(full_shape, 0, maxval, seed=seed, dtype=dtype)
+        draws = backend.random.uniform(full_shape, seed=seed)
     if num_replicas == 1:
         return draws
     return backend.numpy.take(draws, replica_id, axis=0)
