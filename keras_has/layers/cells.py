@@ -21,11 +21,11 @@ class CellSize(NamedTuple):
     kind: str
     value: float
 
-    def length(self, axis_length, ops):
+    def length(self, axis_length, backend):
         """Cell length along an axis of `axis_length` (0 for "none").
 
-        Python ints in, Python int out; a dynamic (tensor) `axis_length` is
-        handled with the backend `ops` (`keras.ops`-like module).
+        Python ints in, Python int out; a length known only at run time (a
+        tensor) is computed with `backend`, the Keras backend module.
         """
         static = isinstance(axis_length, numbers.Integral)
         if self.kind == "none":
@@ -35,10 +35,10 @@ class CellSize(NamedTuple):
         if self.kind == "fraction":
             if static:
                 return max(1, math.floor(self.value * axis_length + 0.5))
-            scaled = ops.numpy.floor(
-                self.value * ops.cast(axis_length, "float32") + 0.5
+            scaled = backend.numpy.floor(
+                self.value * backend.cast(axis_length, "float32") + 0.5
             )
-            return ops.numpy.maximum(1, ops.cast(scaled, "int32"))
+            return backend.numpy.maximum(1, backend.cast(scaled, "int32"))
         # "count": ceil(axis_length / value)
         count = int(self.value)
         return (axis_length + count - 1) // count

@@ -44,8 +44,8 @@ def _only_preprocessing(layer):
 def tf_without_xla(backend):
     """True when `backend` is TensorFlow and the call is not XLA-compiled.
 
-    XLA fuses a broadcast `where` into one pass; TensorFlow's own kernels do
-    not, so they get the bit-cast long-row path instead.
+    TensorFlow's own kernels run the fill at a fraction of XLA's fused loop,
+    so such calls go through the XLA-compiled kernel (`hiding.xla_hide`).
     """
     if backend.name != "tensorflow":
         return False
