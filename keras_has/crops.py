@@ -1,0 +1,69 @@
+"""10-crop test-time averaging (4 corners, centre and their flips).
+
+The paper averages 10 crops' class probabilities and localization maps
+(Sec. 4.1.1). Views are stacked along the batch axis, view-major: a batch
+of B images becomes 10 * B crops, and maps computed on the crops are
+flipped back and pasted into image coordinates, then averaged over the
+crops that cover each pixel.
+"""
+
+import numpy as np
+from keras import ops
+
+
+class TenCrop:
+    """Crops of `crop_size` (int or (height, width)), channels-last images."""
+
+    def __init__(self, crop_size):
+        size = (crop_size, crop_size) if isinstance(crop_size, int) else tuple(crop_size)
+        if len(size) != 2 or not all(isinstance(s, int) and s > 0 for s in size):
+            raise ValueError(
+                f"`crop_size` must be a positive int or (height, width), got {crop_size!r}."
+            )
+        self.size = size
+
+    def offsets(self, image_size):
+        """(top, left) of the 5 crops in an image of (height, width)."""
+        (h, w), (ch, cw) = image_size, self.size
+        if h is None or w is None or h < ch or w < cw:
+            raise ValueError(
+                f"`crop_size` {self.size} needs images of a known size at least "
+                f"as large, got {image_size}."
+            )
+        return [(0, 0), (0, w - cw), (h - ch, 0), (h - ch, w - cw), ((h - ch) // 2, (w - cw) // 2)]
+
+    def views(self, images):
+        """(B, H, W, C) -> (10 * B, ch, cw, C), view-major."""
+        (ch, cw), image_size = self.size, tuple(images.shape[1:3])
+        crops = [images[:, t : t + ch, s : s + cw] for t, s in self.offsets(image_size)]
+        crops += [ops.flip(c, axis=2) for c in crops]
+        return ops.concatenate(crops, axis=0)
+
+    @staticmethod
+    def average(x):
+        """(10 * B, ...) -> (B, ...), the mean over the views."""
+        return ops.mean(ops.reshape(x, (10, -1, *x.shape[1:])), axis=0)
+
+    @staticmethod
+    def repeat(x):
+        """(B, ...) -> (10 * B, ...), to pair per-image values with views."""
+        return None if x is None else ops.tile(x, (10,) + (1,) * (len(x.shape) - 1))
+
+    def paste(self, maps, images):
+        """Average crop maps (10 * B, h, w, n) into (B, H, W, n) image maps.
+
+        Each crop's map is upsampled to the crop, flipped back if it came
+        from a flipped crop, placed at its offset; every pixel is the mean
+        over the crops that cover it.
+        """
+        (ch, cw), (h, w) = self.size, tuple(images.shape[1:3])
+        maps = ops.image.resize(maps, self.size)
+        maps = ops.reshape(maps, (10, -1, ch, cw, maps.shape[-1]))
+        coverage = np.zeros((h, w), "float32")
+        total = 0.0
+        for view, (t, s) in enumerate(self.offsets((h, w)) * 2):
+            crop = maps[view] if view < 5 else ops.flip(maps[view], axis=2)
+            pads = [(0, 0), (t, h - ch - t), (s, w - cw - s), (0, 0)]
+            total = total + ops.pad(crop, pads)
+            coverage[t : t + ch, s : s + cw] += 1
+        return total / coverage[None, :, :, None]

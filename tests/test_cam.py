@@ -1,0 +1,220 @@
+"""CAM models: Eq. 1, class selection, layer discovery, 10 crops, ensembles."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_has.cam import CAMModel, find_cam_layers
+
+
+def classifier(size=(None, None), classes=5, pooling="avg", seed=0, head=()):
+    """conv features (16 channels, stride 2) -> global pooling -> dense."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((*size, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="features")(x)
+    pool = keras.layers.GlobalAveragePooling2D if pooling == "avg" else keras.layers.GlobalMaxPooling2D
+    x = pool(name="pool")(x)
+    for layer in head:
+        x = layer(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", name="dense")(x)
+    return keras.Model(inputs, outputs)
+
+
+def identity_classifier(channels=3, size=(None, None)):
+    """Features = the image itself, dense kernel = identity: CAM(c) = channel c."""
+    inputs = keras.Input((*size, channels))
+    x = keras.layers.Activation("linear", name="features")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    dense = keras.layers.Dense(channels, activation="softmax")
+    outputs = dense(x)
+    dense.set_weights([np.eye(channels, dtype="float32"), np.zeros(channels, "float32")])
+    return keras.Model(inputs, outputs)
+
+
+def features_and_kernel(model, images):
+    features = keras.Model(model.inputs, model.get_layer("features").output)(images)
+    kernel, bias = model.get_layer("dense").get_weights()
+    return np.asarray(features), kernel, bias
+
+
+def softmax(z):
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+IMAGES = np.random.default_rng(0).random((4, 32, 32, 3), dtype=np.float32)
+
+
+def test_cams_are_eq1_and_average_back_to_the_logits():
+    model = classifier()
+    out = CAMModel(model, classes="all", resize=False)(IMAGES)
+    features, kernel, bias = features_and_kernel(model, IMAGES)
+    cams = np.einsum("bhwk,kc->bhwc", features, kernel)
+    np.testing.assert_allclose(out["cams"], cams, rtol=1e-5, atol=1e-5)
+    # With GAP, the spatial mean of CAM(c) plus the bias is the logit of c.
+    probabilities = softmax(cams.mean(axis=(1, 2)) + bias)
+    np.testing.assert_allclose(out["probabilities"], probabilities, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(out["class_ids"], np.tile(np.arange(5), (4, 1)))
+    np.testing.assert_allclose(out["scores"], out["probabilities"])
+
+
+def test_top_k_and_given_classes_select_the_same_maps_as_all():
+    model = classifier()
+    every = CAMModel(model, classes="all")(IMAGES)
+    top = CAMModel(model, classes=3)(IMAGES)
+    order = np.argsort(-np.asarray(every["probabilities"]), axis=1)[:, :3]
+    np.testing.assert_array_equal(top["class_ids"], order)
+    np.testing.assert_allclose(
+        top["scores"], np.take_along_axis(np.asarray(every["probabilities"]), order, 1)
+    )
+    picked = np.take_along_axis(np.asarray(every["cams"]), order[:, None, None, :], 3)
+    np.testing.assert_allclose(top["cams"], picked, rtol=1e-5, atol=1e-5)
+    labels = np.array([4, 0, 2, 2])
+    given = CAMModel(model, classes="given")(IMAGES, class_ids=labels)
+    np.testing.assert_allclose(
+        given["cams"][..., 0], np.asarray(every["cams"])[np.arange(4), ..., labels], atol=1e-5
+    )
+    np.testing.assert_array_equal(given["class_ids"][:, 0], labels)
+
+
+def test_cams_are_upsampled_bilinearly_to_the_image():
+    model = classifier()
+    native = CAMModel(model, classes=2, resize=False)(IMAGES)["cams"]
+    full = CAMModel(model, classes=2)(IMAGES)["cams"]
+    assert tuple(full.shape) == (4, 32, 32, 2)
+    np.testing.assert_allclose(full, tf.image.resize(native, (32, 32)), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [(), (keras.layers.Dropout(0.5),), (keras.layers.Flatten(),)],
+    ids=["plain", "dropout", "flatten"],
+)
+def test_layers_are_found_through_head_layers_and_gmp(head):
+    model = classifier(head=head, pooling="max")
+    extractor, dense, channels_first = find_cam_layers(model)
+    assert dense is model.get_layer("dense") and not channels_first
+    assert extractor.outputs[1].shape[1:] == (None, None, 16)
+
+
+def test_layers_are_found_in_a_nested_backbone_and_by_name():
+    backbone = keras.Sequential(
+        [keras.Input((32, 32, 3)), keras.layers.Conv2D(6, 3, name="conv")], name="backbone"
+    )
+    model = keras.Sequential(
+        [backbone, keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3, name="head")]
+    )
+    _, dense, _ = find_cam_layers(model)
+    assert dense.name == "head"
+    out = CAMModel(model, classes="all", resize=False)(IMAGES)
+    features = np.asarray(backbone(IMAGES))
+    kernel = model.get_layer("head").kernel.numpy()
+    np.testing.assert_allclose(out["cams"], features @ kernel, rtol=1e-5, atol=1e-5)
+    # By name, e.g. a head with two dense layers.
+    inputs = keras.Input((32, 32, 3))
+    f = keras.layers.Conv2D(4, 3, name="last_conv")(inputs)
+    x = keras.layers.Dense(7, name="cls")(keras.layers.GlobalAveragePooling2D()(f))
+    two = keras.Model(inputs, keras.layers.Dense(2, name="aux")(x))
+    with pytest.raises(ValueError, match="exactly one Dense.*dense_layer"):
+        find_cam_layers(two)
+    with pytest.raises(ValueError, match="do not match"):
+        find_cam_layers(two, dense_layer="aux")
+    _, dense, _ = find_cam_layers(two, features_layer="last_conv", dense_layer="cls")
+    assert dense.name == "cls"
+
+
+def test_channels_first_features():
+    inputs = keras.Input((3, 8, 8))
+    x = keras.layers.Activation("linear", name="features")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(data_format="channels_first")(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="dense")(x))
+    images = np.moveaxis(IMAGES[:, :8, :8], -1, 1)
+    out = CAMModel(model, classes="all", resize=False)(images)
+    kernel = model.get_layer("dense").kernel.numpy()
+    np.testing.assert_allclose(out["cams"], np.moveaxis(images, 1, -1) @ kernel, atol=1e-5)
+    with pytest.raises(ValueError, match="channels_last"):
+        CAMModel(model, crop_size=6)
+
+
+def test_bad_arguments_name_the_argument():
+    model = classifier()
+    no_pool = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="features_layer"):
+        find_cam_layers(no_pool)
+    with pytest.raises(ValueError, match="`features_layer`: no layer named 'nope'"):
+        find_cam_layers(model, features_layer="nope")
+    with pytest.raises(ValueError, match="`classes`"):
+        CAMModel(model, classes=0)
+    with pytest.raises(ValueError, match="`classifiers`"):
+        CAMModel([])
+    with pytest.raises(ValueError, match="`crop_size`"):
+        CAMModel(model, crop_size=(3, 0))
+    with pytest.raises(ValueError, match="`class_ids`"):
+        CAMModel(model, classes="given")(IMAGES)
+    with pytest.raises(ValueError, match="`class_ids`"):
+        CAMModel(model, classes=1)(IMAGES, class_ids=np.zeros(4, "int32"))
+    with pytest.raises(ValueError, match="`crop_size`.*at least"):
+        CAMModel(model, crop_size=40)(IMAGES)
+    with pytest.raises(ValueError, match="`crop_size` .* input size"):
+        CAMModel(classifier(size=(32, 32)), crop_size=28)
+    with pytest.raises(ValueError, match="`resize=False`"):
+        CAMModel([model, model], resize=False)
+
+
+def test_ten_crops_paste_maps_back_into_image_coordinates():
+    # CAM(c) of the identity classifier is image channel c, so the averaged,
+    # flipped-back and pasted maps must give the image itself.
+    images = np.random.default_rng(1).random((2, 13, 11, 3), dtype=np.float32)
+    model = identity_classifier()
+    out = CAMModel(model, classes="all", crop_size=(9, 8))(images)
+    np.testing.assert_allclose(out["cams"], images, rtol=1e-5, atol=1e-6)
+    # Probabilities: the mean of the 10 crops' softmax(GAP(crop)).
+    views = []
+    for t, s in [(0, 0), (0, 3), (4, 0), (4, 3), (2, 1)]:
+        crop = images[:, t : t + 9, s : s + 8]
+        views += [crop, crop[:, :, ::-1]]
+    expected = np.mean([softmax(v.mean(axis=(1, 2))) for v in views], axis=0)
+    np.testing.assert_allclose(out["probabilities"], expected, rtol=1e-5)
+
+
+def test_ten_crops_of_a_network_average_the_crops_maps():
+    model = classifier(size=(28, 28))
+    images = IMAGES[:2]
+    out = CAMModel(model, classes="given", crop_size=28)(images, class_ids=np.array([1, 3]))
+    total, count = np.zeros((2, 32, 32)), np.zeros((32, 32))
+    for t, s in [(0, 0), (0, 4), (4, 0), (4, 4), (2, 2)]:
+        for flip in (False, True):
+            crop = images[:, t : t + 28, s : s + 28]
+            crop = crop[:, :, ::-1] if flip else crop
+            features, kernel, _ = features_and_kernel(model, crop)
+            maps = np.stack([features[0] @ kernel[:, 1], features[1] @ kernel[:, 3]])
+            maps = np.asarray(tf.image.resize(maps[..., None], (28, 28)))[..., 0]
+            total[:, t : t + 28, s : s + 28] += maps[:, :, ::-1] if flip else maps
+            count[t : t + 28, s : s + 28] += 1
+    np.testing.assert_allclose(out["cams"][..., 0], total / count, rtol=1e-4, atol=1e-5)
+
+
+def test_ensembles_average_normalized_maps_and_all_probabilities():
+    a, b, c = classifier(seed=1), classifier(seed=2), classifier(seed=3)
+    out = CAMModel([a, b], classes="given", extra_classifiers=[c])(IMAGES, class_ids=[0, 1, 2, 3])
+    maps = []
+    for model in (a, b):
+        single = np.asarray(CAMModel(model, classes="given")(IMAGES, class_ids=[0, 1, 2, 3])["cams"])
+        low, high = single.min(axis=(1, 2), keepdims=True), single.max(axis=(1, 2), keepdims=True)
+        maps.append((single - low) / (high - low))
+    np.testing.assert_allclose(out["cams"], np.mean(maps, axis=0), atol=1e-5)
+    probabilities = np.mean([m.predict(IMAGES, verbose=0) for m in (a, b, c)], axis=0)
+    np.testing.assert_allclose(out["probabilities"], probabilities, rtol=1e-5)
+
+
+def test_mixed_precision_cams_are_float32():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = classifier()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    out = CAMModel(model, classes=1)(IMAGES)
+    assert out["cams"].dtype == "float32" and out["probabilities"].dtype == "float32"

@@ -1,0 +1,100 @@
+"""The in-graph localizer: boxes as OpenCV finds them, and SavedModel export."""
+
+import cv2
+import hypothesis.extra.numpy as hnp
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given
+from hypothesis import strategies as st
+
+from keras_has.cam import CAMModel
+from keras_has.localizer import Localizer, component_labels, largest_component_boxes
+from tests.test_cam import IMAGES, classifier
+
+
+def opencv_box(cam, threshold):
+    """Oracle: OpenCV's largest 8-connected component of the normalized map."""
+    span = cam.max() - cam.min()
+    normalized = (cam - cam.min()) / span if span > 0 else np.zeros_like(cam)
+    mask = (normalized >= threshold).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count == 1:
+        return [0, 0, 0, 0]
+    x, y, w, h, _ = stats[1 + np.argmax(stats[1:, cv2.CC_STAT_AREA])]
+    return [x, y, x + w, y + h]
+
+
+@given(
+    grids=hnp.arrays(np.float32, st.tuples(st.integers(1, 4), st.integers(2, 6), st.integers(2, 6)),
+                     elements=st.floats(0, 1, width=32)),
+    size=st.tuples(st.integers(1, 40), st.integers(1, 40)),
+    threshold=st.floats(0, 1),
+)
+def test_boxes_match_opencv_on_upsampled_maps(grids, size, threshold):
+    cams = np.stack([cv2.resize(g, size[::-1], interpolation=cv2.INTER_LINEAR) for g in grids])
+    if cams.ndim == 2:
+        cams = cams[None]
+    boxes = np.asarray(largest_component_boxes(cams, threshold))
+    np.testing.assert_array_equal(boxes, [opencv_box(c, threshold) for c in cams])
+
+
+@given(mask=hnp.arrays(np.bool_, st.tuples(st.integers(1, 12), st.integers(1, 12))))
+def test_component_labels_partition_like_opencv(mask):
+    labels = np.asarray(component_labels(mask[None]))[0]
+    count, reference = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    assert (labels == 0).tolist() == (reference == 0).tolist()
+    # Same partition: a one-to-one map between the two labelings.
+    pairs = set(zip(labels[mask].tolist(), reference[mask].tolist()))
+    assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs}) == count - 1
+
+
+def test_hand_cases():
+    cam = np.zeros((6, 8), np.float32)
+    cam[0, 0] = 1.0  # one pixel at the max
+    cam[2:5, 3:7] = 0.5  # the largest blob
+    cam[5, 7] = 0.5  # diagonal neighbour of the blob: joins it
+    boxes = largest_component_boxes(np.stack([cam, np.full_like(cam, 3.0)]), 0.4)
+    np.testing.assert_array_equal(boxes, [[3, 2, 8, 6], [0, 0, 0, 0]])
+    # Above 0.5 only the max pixel is left; at 0 the whole map.
+    np.testing.assert_array_equal(largest_component_boxes(cam[None], 0.6), [[0, 0, 1, 1]])
+    np.testing.assert_array_equal(largest_component_boxes(cam[None], 0.0), [[0, 0, 8, 6]])
+    # Equal areas: the component whose first pixel comes first in raster order.
+    tie = np.zeros((4, 4), np.float32)
+    tie[3, 0] = tie[0, 3] = 1.0
+    np.testing.assert_array_equal(largest_component_boxes(tie[None], 0.5), [[3, 0, 4, 1]])
+
+
+def test_localizer_outputs_the_top_class_its_map_and_box():
+    model = classifier(size=(32, 32))
+    localizer = Localizer(model, threshold=0.3)
+    out = localizer(IMAGES)
+    top = CAMModel(model, classes=1)(IMAGES)
+    np.testing.assert_array_equal(out["class"], np.argmax(model.predict(IMAGES, verbose=0), 1))
+    np.testing.assert_allclose(out["score"], top["scores"][:, 0])
+    np.testing.assert_allclose(out["cam"], top["cams"][..., 0])
+    np.testing.assert_array_equal(out["box"], [opencv_box(c, 0.3) for c in np.asarray(out["cam"])])
+    xla = tf.function(localizer, jit_compile=True)(IMAGES)
+    np.testing.assert_array_equal(xla["box"], out["box"])
+
+
+def test_exported_localizer_serves_the_same_results(tmp_path):
+    model = classifier(size=(28, 28))
+    localizer = Localizer(model, threshold=0.2, crop_size=28)
+    expected = localizer(IMAGES)
+    localizer.export(str(tmp_path / "localizer"), verbose=False)
+    served = tf.saved_model.load(str(tmp_path / "localizer")).signatures["serving_default"]
+    out = served(tf.constant(IMAGES[:3]))
+    assert set(out) == {"class", "score", "box", "cam"}
+    for key in ("class", "box"):
+        np.testing.assert_array_equal(out[key], expected[key][:3])
+    for key in ("score", "cam"):
+        np.testing.assert_allclose(out[key], expected[key][:3], rtol=1e-5, atol=1e-6)
+
+
+def test_localizer_arguments():
+    model = classifier(size=(32, 32))
+    with pytest.raises(ValueError, match="`threshold`"):
+        Localizer(model, threshold=1.5)
+    with pytest.raises(ValueError, match="classes=1"):
+        Localizer(CAMModel(model, classes=2))
