@@ -205,11 +205,7 @@ class CAMModel(keras.Model):
             )
         ]
         cams = maps[0] if len(maps) == 1 else sum(map(normalize_maps, maps)) / len(maps)
-        scores = (
-            probabilities
-            if ids is None
-            else ops.take_along_axis(probabilities, ids, axis=-1)
-        )
+        scores = probabilities if ids is None else ops.take_along_axis(probabilities, ids, axis=-1)
         if ids is None:
             ids = ops.broadcast_to(
                 ops.arange(ops.shape(probabilities)[-1], dtype="int32"),

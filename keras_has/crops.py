@@ -30,7 +30,13 @@ class TenCrop:
                 f"`crop_size` {self.size} needs images of a known size at least "
                 f"as large, got {image_size}."
             )
-        return [(0, 0), (0, w - cw), (h - ch, 0), (h - ch, w - cw), ((h - ch) // 2, (w - cw) // 2)]
+        return [
+            (0, 0),
+            (0, w - cw),
+            (h - ch, 0),
+            (h - ch, w - cw),
+            ((h - ch) // 2, (w - cw) // 2),
+        ]
 
     def views(self, images):
         """(B, H, W, C) -> (10 * B, ch, cw, C), view-major."""

@@ -121,7 +121,9 @@ def component_labels(mask):
         new = ops.where(mask, pooled, 0.0)
         return new, ops.any(new != labels)
 
-    labels, _ = ops.while_loop(lambda _, changed: changed, spread, (labels, ops.convert_to_tensor(True)))
+    labels, _ = ops.while_loop(
+        lambda _, changed: changed, spread, (labels, ops.convert_to_tensor(True))
+    )
     return labels
 
 

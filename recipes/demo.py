@@ -17,7 +17,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from keras_has import HideAndSeek  # noqa: E402
+from keras_has import HideAndSeek, viz  # noqa: E402
 
 SETTINGS = {
     "original": None,
@@ -58,23 +58,33 @@ def augment(images, patch_size, seed):
 
 
 def picture(rows):
-    """Rows of images with their labels, as one BGR image."""
+    """Rows of images with their labels, as one RGB image."""
     pad, label_width = 4, 120
     lines = []
     for label, images in rows.items():
         cells = [np.pad(im, ((pad, pad), (pad, pad), (0, 0)), constant_values=255) for im in images]
         line = np.concatenate(cells, axis=1)
         tag = np.full((line.shape[0], label_width, 3), 255, np.uint8)
-        cv2.putText(tag, label, (6, line.shape[0] // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
+        cv2.putText(
+            tag,
+            label,
+            (6, line.shape[0] // 2),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5,
+            (0, 0, 0),
+            1,
+        )
         lines.append(np.concatenate([tag, line], axis=1))
-    return cv2.cvtColor(np.concatenate(lines, axis=0), cv2.COLOR_RGB2BGR)
+    return np.concatenate(lines, axis=0)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
     parser.add_argument("--images", type=int, default=4, help="images per row (default: 4)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for scenes and patterns (default: 0)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed for scenes and patterns (default: 0)"
+    )
     args = parser.parse_args(argv)
     if args.images < 1:
         parser.error("--images must be at least 1")
@@ -87,13 +97,12 @@ def main(argv=None):
             continue
         rows[label], layer = augment(images, patch_size, args.seed)
         hidden = np.all(rows[label] == np.rint(layer.mean.numpy()).astype(np.uint8), axis=-1)
-        print(f"{label:10s} patch_size={patch_size}: hidden fraction {hidden.mean():.2f} "
-              f"(per image: {', '.join(f'{h:.2f}' for h in hidden.mean((1, 2)))})")
+        print(
+            f"{label:10s} patch_size={patch_size}: hidden fraction {hidden.mean():.2f} "
+            f"(per image: {', '.join(f'{h:.2f}' for h in hidden.mean((1, 2)))})"
+        )
     print(f"fill (training-set mean RGB): {[round(float(v), 1) for v in layer.mean.numpy()]}")
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, "hide_and_seek.png")
-    if not cv2.imwrite(path, picture(rows)):
-        raise OSError(f"could not write {path}")
+    path = viz.write_png(os.path.join(args.out, "hide_and_seek.png"), picture(rows))
     print(f"wrote {path}")
     return path
 

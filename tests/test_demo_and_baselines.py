@@ -10,7 +10,7 @@ from recipes import demo
 
 
 def test_demo_picture_shows_inputs_and_hidden_grids(tmp_path):
-    path = demo.main(["--out", str(tmp_path), "--images", "2", "--seed", "3"])
+    path = str(demo.main(["--out", str(tmp_path), "--images", "2", "--seed", "3"]))
     picture = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
     side, pad, label = demo.SIZE, 4, 120
     assert picture.shape == (len(demo.SETTINGS) * (side + 2 * pad), label + 2 * (side + 2 * pad), 3)

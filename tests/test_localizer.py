@@ -26,8 +26,11 @@ def opencv_box(cam, threshold):
 
 
 @given(
-    grids=hnp.arrays(np.float32, st.tuples(st.integers(1, 4), st.integers(2, 6), st.integers(2, 6)),
-                     elements=st.floats(0, 1, width=32)),
+    grids=hnp.arrays(
+        np.float32,
+        st.tuples(st.integers(1, 4), st.integers(2, 6), st.integers(2, 6)),
+        elements=st.floats(0, 1, width=32),
+    ),
     size=st.tuples(st.integers(1, 40), st.integers(1, 40)),
     threshold=st.floats(0, 1),
 )
