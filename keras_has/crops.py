@@ -72,4 +72,4 @@ class TenCrop:
             pads = [(0, 0), (t, h - ch - t), (s, w - cw - s), (0, 0)]
             total = total + ops.pad(crop, pads)
             coverage[t : t + ch, s : s + cw] += 1
-        return total / coverage[None, :, :, None]
+        return total / ops.convert_to_tensor(coverage[None, :, :, None])

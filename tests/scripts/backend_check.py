@@ -7,6 +7,7 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
 
+import cv2  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -17,6 +18,7 @@ from helpers import (
 )
 
 from keras_has import HideAndSeek  # noqa: E402
+from keras_has.localizer import Localizer  # noqa: E402
 
 backend = keras.backend.backend()
 assert backend == os.environ["KERAS_BACKEND"], backend
@@ -69,4 +71,21 @@ path = os.path.join(tempfile.mkdtemp(), "m.keras")
 keras.Model(inputs, keras.layers.Dense(2)(pooled)).save(path)
 loaded = keras.models.load_model(path)
 assert isinstance(loaded.layers[1], HideAndSeek)
+
+# CAMs and the localizer (10 crops): boxes as OpenCV finds them.
+cam_model = keras.Sequential(
+    [
+        keras.Input((28, 28, 3)),
+        keras.layers.Conv2D(6, 3, strides=2, activation="relu"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(3, activation="softmax"),
+    ]
+)
+pictures = np.random.default_rng(2).random((2, 32, 32, 3)).astype("float32")
+found = {k: numpy(v) for k, v in Localizer(cam_model, threshold=0.3, crop_size=28)(pictures).items()}
+for cam, box in zip(found["cam"], found["box"]):
+    normalized = (cam - cam.min()) / (cam.max() - cam.min())
+    _, _, stats, _ = cv2.connectedComponentsWithStats((normalized >= 0.3).astype("uint8"))
+    x0, y0, w, h, _ = stats[1 + np.argmax(stats[1:, cv2.CC_STAT_AREA])]
+    np.testing.assert_array_equal(box, [x0, y0, x0 + w, y0 + h])
 print(f"{backend} OK")
