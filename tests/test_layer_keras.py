@@ -131,6 +131,28 @@ def test_under_xla(kwargs, shape, dtype):
             assert chosen_option(image, options) is not None
 
 
+@pytest.mark.parametrize("jit_compile", [None, False, True], ids=["eager", "graph", "xla"])
+@pytest.mark.parametrize("mode", ["image", "feature_map"])
+def test_gradient_flows_to_visible_values_only(mode, jit_compile):
+    layer = HideAndSeek(patch_size=[3, 5], fill_value=-7.0, mode=mode, seed=4)
+    x = tf.constant(np.random.default_rng(0).random((6, 12, 10, 4), dtype=np.float32))
+    weights = tf.constant(np.random.default_rng(1).random((6, 12, 10, 4), dtype=np.float32))
+
+    def run(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = layer(x, training=True)
+            loss = tf.reduce_sum(out * weights)
+        return out, tape.gradient(loss, x)
+
+    if jit_compile is not None:
+        run = tf.function(run, jit_compile=jit_compile)
+    out, gradient = run(x)
+    hidden = hidden_map(out.numpy(), x.numpy(), [-7.0] * 4)
+    assert 0 < hidden.mean() < 1
+    np.testing.assert_array_equal(gradient, np.where(hidden[..., None], 0.0, weights))
+
+
 def test_fit_hides_and_predict_evaluate_do_not():
     """Mean of an all-ones image with 0-filled cells: 1 only without hiding."""
     inputs = keras.Input((16, 16, 1))

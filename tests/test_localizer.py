@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from keras_has.cam import CAMModel
 from keras_has.localizer import Localizer, component_labels, largest_component_boxes
-from tests.test_cam import IMAGES, classifier
+from test_cam import IMAGES, classifier
 
 
 def opencv_box(cam, threshold):

@@ -144,10 +144,26 @@ def hide_blocks(backend, x, hidden, choice, fill, plan):
 
 
 def hide(backend, x, seed, fill, plan, hide_prob, replica=(0, 1)):
-    """`x` with fresh random cells hidden: `draw_cells` then `hide_blocks`."""
+    """`x` with fresh random cells hidden: `draw_cells` then `hide_blocks`.
+
+    Float inputs get a gradient: the upstream gradient with the hidden cells
+    zeroed (the bit operations of the fill have none), so layers below a
+    feature-map HideAndSeek train.
+    """
     batch = backend.core.shape(x)[0]
     hidden, choice = draw_cells(backend, seed, batch, plan, hide_prob, replica)
-    return hide_blocks(backend, x, hidden, choice, fill, plan)
+    if not keras.backend.is_float_dtype(keras.backend.standardize_dtype(x.dtype)):
+        return hide_blocks(backend, x, hidden, choice, fill, plan)
+
+    def forward(x):
+        def backward(*args, upstream=None):
+            upstream = args[0] if upstream is None else upstream  # torch passes a keyword
+            zeros = backend.numpy.zeros_like(fill)
+            return hide_blocks(backend, upstream, hidden, choice, zeros, plan)
+
+        return hide_blocks(backend, x, hidden, choice, fill, plan), backward
+
+    return backend.core.custom_gradient(forward)(x)
 
 
 @functools.lru_cache(maxsize=64)

@@ -58,6 +58,25 @@ out = numpy(feature(images))
 np.testing.assert_allclose(numpy(feature.mean), images.mean((0, 1, 2)), rtol=1e-5)
 hidden_map(out, images, numpy(feature.mean))
 
+# Gradients reach visible values only (layers below a feature-map HaS train).
+constant = HideAndSeek(patch_size=3, fill_value=-1.0, mode="feature_map", seed=0)
+weights = np.random.default_rng(3).random(images.shape).astype("float32")
+if backend == "jax":
+    import jax
+
+    out, grad_fn = jax.vjp(lambda v: constant(v, training=True), images)
+    gradient = grad_fn(weights)[0]
+else:
+    import torch
+
+    source = torch.tensor(images, requires_grad=True)
+    out = constant(source, training=True)
+    (out * torch.tensor(weights)).sum().backward()
+    gradient = source.grad
+is_hidden = hidden_map(numpy(out), images, [-1.0] * 3)
+assert is_hidden.any() and not is_hidden.all()
+np.testing.assert_array_equal(numpy(gradient), np.where(is_hidden[..., None], 0.0, weights))
+
 # tf.data (TensorFlow ops whatever the backend), batched and unbatched.
 for dataset in (
     tf.data.Dataset.from_tensor_slices(x).batch(3).map(layer),
