@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import zoo
-from keras_has import HideAndSeek
+from keras_has import HideAndSeek, Localizer
 from zoo import weights
 
 CONFIG = {"num_classes": 3, "input_shape": (67, 67, 3), "width": 1 / 16}
@@ -72,6 +72,17 @@ def test_registered_weights_load_identically(trained, registry):
     # Trained with HaS, rebuilt without: HaS is the identity at inference.
     np.testing.assert_array_equal(predictions(model), expected)
     assert registry["alexnet-tiny"].cam_threshold == 0.2
+
+
+def test_load_gives_a_ready_localizer_with_the_entry_threshold(trained, registry):
+    path, _, _ = trained
+    weights.register(entry(file=path, sha256=weights.sha256(path), cam_threshold=0.35))
+    localizer = zoo.load("alexnet-tiny")
+    assert isinstance(localizer, Localizer) and localizer.threshold == 0.35
+    reference = Localizer(weights.load_classifier("alexnet-tiny"), threshold=0.35)(X)
+    for key, value in localizer(X).items():
+        np.testing.assert_array_equal(value, reference[key])
+    assert zoo.load(path, builder="alexnet_gap", **CONFIG).threshold == 0.2
 
 
 def test_registered_config_can_be_overridden(trained, registry):

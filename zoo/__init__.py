@@ -12,19 +12,21 @@ softmax "predictions".
 - `resnet50_gap`: `keras.applications.ResNet50` + head, 7x7 at 224.
 
 `BUILDERS` maps their names to them; `zoo.weights` holds the registry of
-trained weights and `load_classifier`.
+trained weights: `zoo.load(name)` gives a ready `keras_has.Localizer`,
+`zoo.load_classifier(name)` the classifier.
 """
 
 from zoo.alexnet import alexnet_gap
 from zoo.applications import resnet50_gap, vgg16_gap
 from zoo.builders import BUILDERS
 from zoo.googlenet import googlenet_gap
-from zoo.weights import load_classifier
+from zoo.weights import load, load_classifier
 
 __all__ = [
     "BUILDERS",
     "alexnet_gap",
     "googlenet_gap",
+    "load",
     "load_classifier",
     "resnet50_gap",
     "vgg16_gap",

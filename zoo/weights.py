@@ -151,6 +151,28 @@ def load_classifier(name_or_path, builder=None, **config):
     )
 
 
+def load(name_or_path, threshold=None, crop_size=None, builder=None, **config):
+    """A ready localizer: `keras_has.Localizer` on `load_classifier(...)`.
+
+    Args:
+        name_or_path, builder, **config: as `load_classifier`.
+        threshold: fraction of the CAM max kept; by default the entry's
+            `cam_threshold`, or the paper's AlexNet value 0.2 for a file.
+        crop_size: None, or the classifier's input size for 10-crop averaging
+            (images then come larger, e.g. 256 for 224 crops).
+
+    Returns:
+        `keras_has.Localizer`: images -> {"class", "score", "box", "cam"}.
+    """
+    from keras_has.localizer import Localizer
+
+    entry = REGISTRY.get(name_or_path) if isinstance(name_or_path, str) else None
+    if threshold is None:
+        threshold = entry.cam_threshold if entry is not None else 0.2
+    classifier = load_classifier(name_or_path, builder=builder, **config)
+    return Localizer(classifier, threshold=threshold, crop_size=crop_size)
+
+
 def _resolve(entry):
     """The local path of an entry's file; a URL is downloaded once.
 
