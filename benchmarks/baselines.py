@@ -20,7 +20,7 @@ def copy(x):
 def full_mask(shape, cell, hide_prob=0.5, seed=0):
     """A (B, *spatial, C) bool mask of hidden cells, made with NumPy."""
     rng = np.random.default_rng(seed)
-    batch, *spatial, channels = shape
+    batch, *spatial, _ = shape
     grid = rng.random((batch, *[-(-n // cell) for n in spatial])) < hide_prob
     for axis, n in enumerate(spatial, start=1):
         grid = np.repeat(grid, cell, axis=axis).take(np.arange(n), axis=axis)

@@ -17,11 +17,11 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
-from benchmarks import baselines  # noqa: E402
-from keras_has import HideAndSeek  # noqa: E402
+from benchmarks import baselines
+from keras_has import HideAndSeek
 
 WORKLOADS = [
     # name, shape, dtype, HideAndSeek arguments by label, loop patch sizes

@@ -13,11 +13,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import cv2
+import numpy as np
+import tensorflow as tf
 
-from keras_has import HideAndSeek, viz  # noqa: E402
+from keras_has import HideAndSeek, viz
 
 SETTINGS = {
     "original": None,

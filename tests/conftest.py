@@ -2,7 +2,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import hypothesis  # noqa: E402
+import hypothesis
 
 hypothesis.settings.register_profile(
     "default",

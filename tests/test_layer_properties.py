@@ -147,7 +147,7 @@ def test_each_patch_size_is_drawn_equally_often(options, size):
     layer = HideAndSeek(patch_size=options, fill_value=FILL[0], seed=7)
     hidden = hidden_map(as_numpy(layer(x)), x, FILL[:1])
     chosen = np.array([chosen_option(h, options) for h in hidden])
-    assert (chosen != None).all()  # noqa: E711
+    assert (chosen != None).all()
     counts = np.bincount(chosen.astype(int), minlength=len(options))
     p = 1 / len(options)
     bound = 5 * math.sqrt(n * p * (1 - p))

@@ -7,10 +7,10 @@ import pytest
 import tensorflow as tf
 from hypothesis import given
 from hypothesis import strategies as st
+from test_cam import IMAGES, classifier
 
 from keras_has.cam import CAMModel
 from keras_has.localizer import Localizer, component_labels, largest_component_boxes
-from test_cam import IMAGES, classifier
 
 
 def opencv_box(cam, threshold):

@@ -175,13 +175,12 @@ class HideAndSeek(DataLayer):
                 "one value per channel or a single number. Received: "
                 f"fill_value={self.fill_value}, shape={tuple(shape)}"
             )
-        if self.built and self.fill_value == "mean":
-            if self.mean.shape[0] != channels:
-                raise ValueError(
-                    f"This HideAndSeek layer was built for {self.mean.shape[0]}"
-                    f" channels but the input has {channels}. Received: "
-                    f"shape={tuple(shape)}"
-                )
+        if self.built and self.fill_value == "mean" and self.mean.shape[0] != channels:
+            raise ValueError(
+                f"This HideAndSeek layer was built for {self.mean.shape[0]}"
+                f" channels but the input has {channels}. Received: "
+                f"shape={tuple(shape)}"
+            )
         return channels
 
     def build(self, input_shape):

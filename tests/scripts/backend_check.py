@@ -7,18 +7,18 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
 
-import cv2  # noqa: E402
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import cv2
+import keras
+import numpy as np
+import tensorflow as tf
 from helpers import (
-    chosen_option,  # noqa: E402
-    constant_on_cells,  # noqa: E402
-    hidden_map,  # noqa: E402
+    chosen_option,
+    constant_on_cells,
+    hidden_map,
 )
 
-from keras_has import HideAndSeek  # noqa: E402
-from keras_has.localizer import Localizer  # noqa: E402
+from keras_has import HideAndSeek
+from keras_has.localizer import Localizer
 
 backend = keras.backend.backend()
 assert backend == os.environ["KERAS_BACKEND"], backend

@@ -6,18 +6,18 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2
 )
 
-import keras  # noqa: E402
-from helpers import hidden_map  # noqa: E402
+import keras
+from helpers import hidden_map
 
-from keras_has import HideAndSeek  # noqa: E402
+from keras_has import HideAndSeek
 
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 x = np.random.default_rng(0).integers(0, 200, (8, 32, 32, 3)).astype("float32")
