@@ -56,7 +56,7 @@ def googlenet_gap(num_classes=1000, input_shape=(224, 224, 3), pooling="avg", ha
             use_bias=False,
             name=name,
         )(x)
-        x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+        x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
         return keras.layers.Activation("relu", name=f"{name}_relu")(x)
 
     def pool(x, name, strides=2):

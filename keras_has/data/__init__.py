@@ -1,0 +1,19 @@
+"""Data for weakly-supervised localization: sources and tf.data pipelines.
+
+Sources yield dicts {"image": uint8 (H, W, 3), "label": int64, "boxes":
+float32 (M, 4) half-open pixels, "mask": uint8 (H, W) where available}:
+
+- `synthetic.make`: the built-in data set (generated, no download);
+  `pipeline.from_arrays` turns it into a source.
+- `cub`, `imagenet`: CUB-200-2011 and ILSVRC through TensorFlow Datasets
+  (`keras_has.data.sources`), ILSVRC validation boxes from the official XML
+  files (`keras_has.data.ilsvrc`).
+
+`pipeline.train_dataset` and `pipeline.eval_dataset` apply the paper's
+training and test transforms.
+"""
+
+from keras_has.data import pipeline, synthetic
+from keras_has.data.sources import SourceInfo, cub, imagenet
+
+__all__ = ["SourceInfo", "cub", "imagenet", "pipeline", "synthetic"]
