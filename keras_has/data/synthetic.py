@@ -1,15 +1,17 @@
 """A built-in localization data set, generated, with exact boxes and masks.
 
-Each image holds one "animal": a small head whose colour names the class
-(the most discriminative part, easy to learn) on a larger striped body whose
-stripe pattern also names the class, but only through a subtle
-(frequency, angle) code that is harder to learn, and four legs that carry no
-class information. A classifier can fit the training set from the head alone,
-which is what a plain GAP network does, so its CAM covers mostly the head
-while the ground truth box covers the whole animal: the failure mode that
-Hide-and-Seek addresses (Sec. 1 and Fig. 1 of the paper). Backgrounds are
-smooth random colour fields with noise, from the same distribution for
-every class.
+Each image holds one "animal" that fills about 40% of the frame (as objects
+in ILSVRC do): a small head whose colour names the class (the most
+discriminative part: one colour feature suffices), a larger striped body
+whose stripes (period and orientation in the image) also name the class
+but take a texture detector to read, and four legs that carry no class
+information. A plain GAP network fits the training set from the head
+within a few epochs and then gets little gradient to learn the body, so its
+CAM covers mostly the head while the ground-truth box covers the whole
+animal: the failure mode that Hide-and-Seek addresses (Sec. 1 and Fig. 1
+of the paper). When the head is hidden only the body is left, so a network
+trained with hiding learns it too. Backgrounds are smooth random colour
+fields with noise, from the same distribution for every class.
 
 Everything is deterministic from the seed: `make(n, seed=s)` gives the same
 images, labels, boxes and masks on any machine (NumPy's PCG64 and plain
@@ -20,9 +22,9 @@ import dataclasses
 
 import numpy as np
 
-# Class c: head hue, body stripe (period in pixels at 128, angle to the body axis).
+# Class c: head hue, body stripes (period in pixels at 128, angle in the image).
 _HUES = np.linspace(0.0, 1.0, 17)[:-1]
-_PERIODS = (5.0, 8.0)
+_PERIODS = (6.5, 10.5)
 _ANGLES = (0.0, 45.0, 90.0, 135.0)
 
 
@@ -87,13 +89,13 @@ def make(num_images, image_size=128, num_classes=8, seed=0):
 
 def _animal(rng, label, num_classes, size, xx, yy):
     scale = size / 128.0
-    body_a = rng.uniform(26, 34) * scale  # semi-axes of the body ellipse
-    body_b = rng.uniform(13, 17) * scale
-    head_r = rng.uniform(7, 9) * scale
+    body_a = rng.uniform(34, 44) * scale  # semi-axes of the body ellipse
+    body_b = rng.uniform(17, 22) * scale
+    head_r = rng.uniform(11.5, 14.5) * scale
     theta = rng.uniform(0, 2 * np.pi)
     direction = np.array([np.cos(theta), np.sin(theta)])
     reach = body_a + 1.6 * head_r  # from the body centre to the head's far side
-    margin = reach + 2 * scale
+    margin = min(reach, size / 2)  # the head's edge may leave the frame
     cx, cy = rng.uniform(margin, size - margin, 2)
     # Body frame coordinates.
     u = (xx - cx) * direction[0] + (yy - cy) * direction[1]
@@ -105,8 +107,8 @@ def _animal(rng, label, num_classes, size, xx, yy):
     for along in (-0.55, 0.55):
         for side in (-1, 1):
             leg_u = along * body_a
-            legs |= (np.abs(u - leg_u) <= 2.0 * scale) & (
-                (side * v >= 0.8 * body_b) & (side * v <= body_b + 9 * scale)
+            legs |= (np.abs(u - leg_u) <= 2.6 * scale) & (
+                (side * v >= 0.8 * body_b) & (side * v <= body_b + 12 * scale)
             )
     legs &= ~body
     image = _background(rng, size, xx, yy)
@@ -114,10 +116,10 @@ def _animal(rng, label, num_classes, size, xx, yy):
     period = _PERIODS[label % len(_PERIODS)] * scale
     angle = np.deg2rad(_ANGLES[label // len(_PERIODS) % len(_ANGLES)])
     phase = rng.uniform(0, 2 * np.pi)
-    wave = np.sin(2 * np.pi * (u * np.cos(angle) + v * np.sin(angle)) / period + phase)
+    wave = np.sin(2 * np.pi * (xx * np.cos(angle) + yy * np.sin(angle)) / period + phase)
     shade = rng.uniform(0.85, 1.15)
     body_colour = np.array([150.0, 120.0, 90.0]) * shade
-    stripes = body_colour + 45.0 * wave[..., None]
+    stripes = body_colour + 35.0 * wave[..., None]
     image = np.where(body[..., None], stripes, image)
     image = np.where(legs[..., None], np.array([90.0, 70.0, 50.0]) * shade, image)
     hue = _HUES[label * (len(_HUES) // num_classes) % len(_HUES)]
