@@ -1,0 +1,49 @@
+"""recipes/summarize.py: mean, spread and paired difference over runs."""
+
+import json
+
+import pytest
+
+from recipes import summarize
+
+
+def write(folder, gap, has, threshold):
+    folder.mkdir()
+    results = {
+        "dataset_mean": [1.0, 2.0, 3.0],
+        "GAP": {"gt_known_loc": gap, "maxboxacc_threshold": threshold, "note": "x"},
+        "HaS": {"gt_known_loc": has, "maxboxacc_threshold": threshold},
+    }
+    (folder / "results.json").write_text(json.dumps(results))
+    return str(folder)
+
+
+def test_mean_spread_and_paired_difference(tmp_path):
+    runs = [
+        write(tmp_path / "a", 0.40, 0.70, 0.3),
+        write(tmp_path / "b", 0.42, 0.80, 0.4),
+        write(tmp_path / "c", 0.44, 0.60, 0.5),
+    ]
+    table = summarize.load(runs)
+    assert table["GAP"]["gt_known_loc"] == [0.40, 0.42, 0.44]
+    assert "note" not in table["GAP"]  # only numbers
+    mean, sd, low, high = summarize.spread(table["HaS"]["gt_known_loc"])
+    assert (mean, low, high) == pytest.approx((0.70, 0.60, 0.80))
+    assert sd == pytest.approx(0.1)  # sample standard deviation
+    lines = summarize.summary(table).splitlines()
+    assert lines[0] == "| metric | GAP | HaS | HaS - GAP |"
+    # Fractions in percent; the difference is per run: 30, 38, 16 -> 28 ± 11.1.
+    assert lines[2] == (
+        "| gt_known_loc (%) | 42.0 ± 2.0 (40.0..44.0) | 70.0 ± 10.0 (60.0..80.0) "
+        "| 28.0 ± 11.1 (16.0..38.0) |"
+    )
+    assert lines[3].startswith("| maxboxacc_threshold | 0.40 ± 0.10 (0.30..0.50) |")
+
+
+def test_unreadable_runs_are_named(tmp_path):
+    with pytest.raises(SystemExit, match="cannot read .*missing"):
+        summarize.load([str(tmp_path / "missing")])
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "results.json").write_text("{}")
+    with pytest.raises(SystemExit, match="holds no model results"):
+        summarize.load([str(tmp_path / "empty")])
