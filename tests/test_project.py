@@ -18,12 +18,12 @@ def read(name):
 def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
     commands = [line for line in read("README.md").splitlines()[:12] if line.startswith("    ")]
     assert len(commands) == 2
-    demo, tests = (c.strip() for c in commands)
-    assert "python -m recipes.demo" in demo and "python -m pytest" in tests
+    main_job, tests = (c.strip() for c in commands)
+    assert main_job.endswith("python -m recipes.wsol") and "python -m pytest" in tests
     assert read(".ci/run").strip().splitlines()[-1] == tests
 
 
-def test_wheel_installs_the_three_packages(tmp_path):
+def test_wheel_installs_the_three_packages_and_the_weights(tmp_path):
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", ROOT, "--no-deps", "--no-build-isolation",
          "-q", "-w", str(tmp_path)],
@@ -32,5 +32,7 @@ def test_wheel_installs_the_three_packages(tmp_path):
     (wheel,) = [p for p in os.listdir(tmp_path) if p.endswith(".whl")]
     assert wheel.startswith(f"keras_has-{keras_has.__version__}-")
     with zipfile.ZipFile(tmp_path / wheel) as archive:
-        tops = {name.split("/")[0] for name in archive.namelist() if "dist-info" not in name}
+        names = archive.namelist()
+    tops = {name.split("/")[0] for name in names if "dist-info" not in name}
     assert tops == {"keras_has", "zoo", "recipes"}
+    assert "zoo/weights/googlenet_has_builtin.weights.h5" in names

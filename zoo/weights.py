@@ -3,8 +3,8 @@
 An entry names a `.weights.h5` file (relative to the package folder
 `zoo/weights/`, absolute, or an https URL downloaded once into the Keras
 cache), its sha256, the builder and config that rebuild the model, and the
-CAM threshold the paper uses with it. The registry starts empty; trained
-project weights are added with `register`.
+CAM threshold the paper uses with it. `register` adds an entry; the
+project's own weights are registered at the end of this module.
 """
 
 import dataclasses
@@ -207,3 +207,15 @@ def _build_and_load(path, builder, config):
     model = builder(**config)
     model.load_weights(path)
     return model
+
+
+# The project's weights: GoogLeNet-GAP (width 0.25) trained by the main job, `python -m
+# recipes.wsol` with its defaults (seed 0), on the built-in animals (8 classes, 136x136 images,
+# 128 crops): the GAP baseline and the HaS model. Any input size works; the figures in the README
+# are 10-crop (crop_size=128 on 136x136 images).
+BUILTIN_CONFIG = {"num_classes": 8, "width": 0.25, "input_shape": (None, None, 3)}
+for _name, _sha256 in (
+    ("googlenet_gap_builtin", "20f5b93a3d48b969a750e65be10f1ce7853c952c047b56ad95a654eb08909e37"),
+    ("googlenet_has_builtin", "1bc0578aafc6cf6db9fdee381e1312dc2646283ef790808e97c451ab04e40693"),
+):
+    register(Entry(_name, f"{_name}.weights.h5", _sha256, "googlenet_gap", BUILTIN_CONFIG, 0.3))
