@@ -4,8 +4,13 @@ import statistics
 import time
 
 
-def measure(methods, rounds, reps):
-    """{name: (median seconds per call, median ratio to the first method)}."""
+def measure(methods, rounds, reps, best=False):
+    """{name: (median seconds per call, median ratio to the first method)}.
+
+    best=True: (fastest round's seconds per call, the first method's fastest over this one's), for
+    work whose rounds are sometimes slowed as a whole by the machine (a training step on 2 cores
+    shared with tf.data's threads).
+    """
     times = {name: [] for name in methods}
     for _ in range(rounds):
         for name, fn in methods.items():
@@ -14,6 +19,8 @@ def measure(methods, rounds, reps):
                 fn()
             times[name].append((time.perf_counter() - start) / reps)
     first = next(iter(methods))
+    if best:
+        return {name: (min(ts), min(times[first]) / min(ts)) for name, ts in times.items()}
     return {
         name: (
             statistics.median(ts),
