@@ -581,15 +581,19 @@ def _read_json(path):
         return json.load(f)
 
 
-def write_results(out_dir, results, strategy=None):
-    """Writes `results` (numbers, NumPy values, lists, nested dicts) to out_dir/results.json.
+def write_json(path, value, strategy=None):
+    """Writes `value` (numbers, NumPy values, lists, nested dicts) as JSON to `path`.
 
     Atomic, chief only (other workers write nothing). Returns the path, or None off the chief.
     """
     if not is_chief(strategy):
         return None
-    text = json.dumps(_to_json(results), indent=2, sort_keys=True) + "\n"
-    return _write_text(os.path.join(out_dir, RESULTS_FILE), text)
+    return _write_text(path, json.dumps(_to_json(value), indent=2, sort_keys=True) + "\n")
+
+
+def write_results(out_dir, results, strategy=None):
+    """`write_json` of `results` to out_dir/results.json."""
+    return write_json(os.path.join(out_dir, RESULTS_FILE), results, strategy)
 
 
 def _save_model_weights(model, path):

@@ -230,11 +230,7 @@ def dataset_mean(args, train):
         if stored["key"] == key:
             return np.array(stored["mean"])
     mean = pipeline.fill_mean(train, args.resize)
-    if harness.is_chief():
-        os.makedirs(args.out, exist_ok=True)
-        with open(path + ".tmp", "w") as f:
-            json.dump({"key": key, "mean": mean.tolist()}, f)
-        os.replace(path + ".tmp", path)
+    harness.write_json(path, {"key": key, "mean": mean})
     return mean
 
 

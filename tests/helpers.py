@@ -1,6 +1,10 @@
-"""Oracles for Hide-and-Seek outputs, independent of the library's code."""
+"""Oracles for Hide-and-Seek outputs, independent of the library's code; a process killer."""
 
+import json
 import math
+import signal
+import subprocess
+import time
 
 import numpy as np
 
@@ -59,3 +63,29 @@ def chosen_option(hidden, options):
         elif constant_on_cells(hidden, cells):
             fits.append((math.prod(cells), i))
     return max(fits)[1] if fits else None
+
+
+def kill_after_backup(command, metadata, epoch, timeout, env=None):
+    """Runs `command`, SIGKILLs it once `metadata` (a backup's training_metadata.json) records
+    `epoch` or later, and returns the epoch the backup then holds. Fails if the process ends
+    first or nothing is backed up within `timeout` seconds.
+    """
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            assert process.poll() is None, process.stdout.read()[-3000:]
+            assert time.monotonic() < deadline, f"no backup of epoch {epoch} in {timeout} s"
+            try:
+                if json.loads(metadata.read_text())["epoch"] >= epoch:
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.005)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        process.stdout.close()
+    return json.loads(metadata.read_text())["epoch"]

@@ -12,15 +12,14 @@ import importlib.util
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import kill_after_backup
 
 from recipes import _harness as harness
 
@@ -120,25 +119,7 @@ def test_killed_run_resumes_where_it_was(reference, tmp_path):
     out = tmp_path / "run"
     flags = ("--strategy", "default", "--epoch-sleep", "0.4")
     metadata = out / "backup" / "training_metadata.json"
-    process = subprocess.Popen(
-        command(out, *flags), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            assert process.poll() is None, process.stdout.read().decode()[-3000:]
-            assert time.monotonic() < deadline, "no backup of epoch 2 in 120 s"
-            try:
-                if json.loads(metadata.read_text())["epoch"] >= 2:
-                    break
-            except (OSError, ValueError, KeyError):
-                pass
-            time.sleep(0.02)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        process.stdout.close()
-    done = json.loads(metadata.read_text())["epoch"]
+    done = kill_after_backup(command(out, *flags), metadata, 2, timeout=120, env=ENV)
     assert 2 <= done < 6 and not (out / "final.weights.h5").exists()
     assert [r["epoch"] for r in csv_rows(out)][:done] == list(range(1, done + 1))
     with open(out / "log.csv", "a") as f:  # and a row cut by the kill

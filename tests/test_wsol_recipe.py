@@ -1,13 +1,12 @@
 """The WSOL recipe end to end on a tiny built-in run: results, picture, resume."""
 
 import json
-import signal
 import subprocess
 import sys
-import time
 
 import cv2
 import pytest
+from helpers import kill_after_backup
 
 from recipes import wsol
 
@@ -80,21 +79,7 @@ def test_a_killed_run_continues_where_it_was(finished, tmp_path):
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "recipes.wsol", *TINY, "--out", str(out)]
     metadata = out / "gap" / "backup" / "training_metadata.json"
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    try:
-        while True:
-            assert process.poll() is None, "the run ended before the kill"
-            assert time.monotonic() < deadline, "no backup of epoch 1 in 300 s"
-            try:
-                if json.loads(metadata.read_text())["epoch"] >= 1:
-                    break
-            except (OSError, ValueError, KeyError):
-                pass
-            time.sleep(0.005)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+    assert kill_after_backup(command, metadata, 1, timeout=300) == 1
     assert not (out / "gap" / "final.weights.h5").exists()
     first_row = (out / "gap" / "log.csv").read_text().splitlines()[:2]
 
