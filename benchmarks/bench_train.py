@@ -22,6 +22,7 @@ import keras
 import zoo
 from benchmarks.timing import measure, table
 from keras_has.data import pipeline, synthetic
+from recipes import wsol
 
 
 def run(model_name, width, size, batch, steps, rounds, patch_sizes, xla=False):
@@ -78,17 +79,22 @@ def main():
     parser.add_argument("--width", type=float, default=0.25)
     parser.add_argument("--size", type=int, default=128, help="crop side")
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=15, help="steps per timed fit")
-    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--steps", type=int, default=30, help="steps per timed fit")
+    parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument(
         "--mixed-precision",
         default="float32",
         choices=["float32", "mixed_float16", "mixed_bfloat16"],
     )
     parser.add_argument("--xla", action="store_true", help="jit_compile the train step")
+    parser.add_argument(
+        "--has",
+        default=wsol.DATASET_DEFAULTS["builtin"]["has"],
+        help="patch sizes, comma-separated (default: the main job's)",
+    )
     args = parser.parse_args()
     keras.mixed_precision.set_global_policy(args.mixed_precision)
-    sizes = [0, 16, 32, 48] if args.size <= 160 else [0, 16, 32, 44, 56]  # the paper's at 224
+    sizes = [int(v) for v in args.has.split(",")]
     run(args.model, args.width, args.size, args.batch, args.steps, args.rounds, sizes, args.xla)
 
 

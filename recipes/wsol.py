@@ -15,7 +15,6 @@ Started again with the same command, a killed run continues where it was.
 """
 
 import argparse
-import json
 import os
 import sys
 from typing import NamedTuple
@@ -46,7 +45,7 @@ DATASET_DEFAULTS = {
         "width": 0.25,
         "resize": 136,
         "crop": 128,
-        "has": "0,16,32,48",
+        "has": "32",
         "train": {
             "epochs": 20,
             "batch_size": 64,
@@ -90,26 +89,19 @@ METRICS = [
 
 def parse_args(argv=None):
     """Two stages: --dataset and --model choose the other flags' defaults."""
-    first = argparse.ArgumentParser(add_help=False)
-    first.add_argument("--dataset", default="builtin", choices=sorted(DATASET_DEFAULTS))
-    first.add_argument("--model", default=None)
-    known, _ = first.parse_known_args(argv)
+    known, parser = harness.recipe_parser(
+        __doc__,
+        DATASET_DEFAULTS,
+        "builtin (generated, no download), cub (TFDS caltech_birds2011) or imagenet "
+        "(TFDS imagenet2012 with the ILSVRC validation box XMLs).",
+        argv,
+        also=("--model",),
+    )
     data = DATASET_DEFAULTS[known.dataset]
     model = known.model or data["model"]
     paper = PAPER.get(model, PAPER["alexnet_gap"])
     train_defaults = {"epochs": paper["epochs"], **data["train"]}
-
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
     add = parser.add_argument
-    add(
-        "--dataset",
-        default="builtin",
-        choices=sorted(DATASET_DEFAULTS),
-        help="builtin (generated, no download), cub (TFDS caltech_birds2011) or imagenet "
-        "(TFDS imagenet2012 with the ILSVRC validation box XMLs). (%(default)s)",
-    )
     add("--data-dir", default=None, help="TFDS data folder for cub/imagenet. (TFDS default)")
     add("--val-boxes-dir", default=None, help="imagenet: folder of the validation box XMLs.")
     add("--model", default=model, choices=sorted(zoo.BUILDERS), help="Zoo network. (%(default)s)")
@@ -224,11 +216,9 @@ def dataset_mean(args, train):
     key = {"dataset": args.dataset, "resize": args.resize}
     if args.dataset == "builtin":
         key["train_images"] = args.train_images
-    if os.path.exists(path):
-        with open(path) as f:
-            stored = json.load(f)
-        if stored["key"] == key:
-            return np.array(stored["mean"])
+    stored = harness.read_json(path)
+    if stored is not None and stored["key"] == key:
+        return np.array(stored["mean"])
     mean = pipeline.fill_mean(train, args.resize)
     harness.write_json(path, {"key": key, "mean": mean})
     return mean
@@ -363,24 +353,15 @@ def main(argv=None):
         results[name] = evaluate(args, model, data.test, data.animals, mean)
         harness.write_results(out, results[name])
         models[name] = model
-    print(table(results), flush=True)
+    print(harness.metric_table(results, METRICS), flush=True)
     if harness.is_chief():
-        harness.write_results(args.out, {"dataset_mean": mean.tolist(), **results})
+        harness.write_results(
+            args.out, {"dataset_mean": mean.tolist(), "models": list(results), **results}
+        )
         print(
             f"wrote {figure(args, models, data.test)} and {os.path.join(args.out, 'results.json')}"
         )
     return results
-
-
-def table(results):
-    names = list(results)
-    lines = ["| metric (%) | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-    for key, label in METRICS:
-        if not any(key in results[n] for n in names):
-            continue
-        values = [results[n].get(key, float("nan")) for n in names]
-        lines.append(f"| {label} | " + " | ".join(f"{100 * v:.1f}" for v in values) + " |")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

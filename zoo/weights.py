@@ -216,6 +216,6 @@ def _build_and_load(path, builder, config):
 BUILTIN_CONFIG = {"num_classes": 8, "width": 0.25, "input_shape": (None, None, 3)}
 for _name, _sha256 in (
     ("googlenet_gap_builtin", "20f5b93a3d48b969a750e65be10f1ce7853c952c047b56ad95a654eb08909e37"),
-    ("googlenet_has_builtin", "1bc0578aafc6cf6db9fdee381e1312dc2646283ef790808e97c451ab04e40693"),
+    ("googlenet_has_builtin", "fbdec0c2fceec7ab9ef39b36228d9263ee5342eed8768126222739b807de0c6a"),
 ):
     register(Entry(_name, f"{_name}.weights.h5", _sha256, "googlenet_gap", BUILTIN_CONFIG, 0.3))
