@@ -3,8 +3,9 @@
 - `HideAndSeek`: the augmentation layer (images, feature maps, sequences).
 - `CAMModel`, `Localizer`: class activation maps and an exportable
   image -> (class, score, box, CAM) model (`keras_has.cam`, `.localizer`).
-- `keras_has.boxes`, `keras_has.metrics`, `keras_has.viz`: CAM to boxes on
-  the host, streaming WSOL metrics, pictures.
+- `keras_has.boxes`, `keras_has.segments`, `keras_has.metrics`,
+  `keras_has.viz`: CAM to boxes and (1-D CAMs) to action segments on the
+  host, WSOL and temporal metrics, pictures.
 """
 
 from keras_has.cam import CAMModel

@@ -6,6 +6,10 @@ convolution of the features with the dense kernel (a matmul over the channel
 axis, all classes at once). `CAMModel` returns probabilities and CAMs in one
 forward pass, for every class, the top-k or given classes, optionally
 averaged over 10 crops and over several models.
+
+Sequence classifiers (B, T, D) -> features (B, T', K) -> GlobalAverage/
+MaxPooling1D -> dense (Sec. 3.2, `zoo.temporal_cam_net`) give 1-D CAMs
+(B, T', n), one value per step.
 """
 
 import keras
@@ -13,7 +17,8 @@ from keras import ops
 
 from keras_has import crops as crops_lib
 
-_POOLING = (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)
+_POOLING_2D = (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)
+_POOLING_1D = (keras.layers.GlobalAveragePooling1D, keras.layers.GlobalMaxPooling1D)
 
 
 def find_cam_layers(classifier, features_layer=None, dense_layer=None):
@@ -21,7 +26,7 @@ def find_cam_layers(classifier, features_layer=None, dense_layer=None):
 
     Args:
         classifier: a built functional or Sequential `keras.Model` ending in
-            conv features -> global pooling -> dense (-> softmax).
+            conv features -> global pooling (2-D or 1-D) -> dense (-> softmax).
         features_layer: name of the layer whose output is F; by default the
             input of the last global pooling layer.
         dense_layer: name of the dense layer whose kernel is W; by default the
@@ -32,13 +37,14 @@ def find_cam_layers(classifier, features_layer=None, dense_layer=None):
         input to [probabilities (B, C), features]; `dense` is the layer.
     """
     layers = _flat_layers(classifier)
-    pool = next((la for la in reversed(layers) if isinstance(la, _POOLING)), None)
+    pooling = _POOLING_2D + _POOLING_1D
+    pool = next((la for la in reversed(layers) if isinstance(la, pooling)), None)
     if features_layer is not None:
         features = _layer(classifier, layers, features_layer, "features_layer").output
     elif pool is None:
         raise ValueError(
-            "`classifier` has no GlobalAveragePooling2D or GlobalMaxPooling2D "
-            "layer; pass `features_layer=` and `dense_layer=` by name."
+            "`classifier` has no GlobalAveragePooling or GlobalMaxPooling (2D "
+            "or 1D) layer; pass `features_layer=` and `dense_layer=` by name."
         )
     else:
         features = pool.input
@@ -55,11 +61,12 @@ def find_cam_layers(classifier, features_layer=None, dense_layer=None):
         dense = denses[0]
     channels_first = pool is not None and pool.data_format == "channels_first"
     channels = features.shape[1 if channels_first else -1]
-    if len(features.shape) != 4 or dense.kernel.shape[0] != channels:
+    if len(features.shape) not in (3, 4) or dense.kernel.shape[0] != channels:
         raise ValueError(
             f"The features {tuple(features.shape)} and the kernel of "
             f"`dense_layer` '{dense.name}' {tuple(dense.kernel.shape)} do not "
-            f"match: expected 4-D features with kernel.shape[0] channels."
+            f"match: expected 4-D (B, h, w, K) or 3-D (B, T, K) features with "
+            f"K = kernel.shape[0] channels."
         )
     outputs = classifier.outputs
     if len(outputs) != 1:
@@ -88,28 +95,31 @@ def class_maps(features, kernel, class_ids=None):
     """CAMs as a 1x1 convolution of `features` with the dense `kernel`.
 
     Args:
-        features: (B, h, w, K).
+        features: (B, h, w, K), or (B, T, K) for sequences.
         kernel: (K, C) dense kernel.
         class_ids: None for all classes, or (B, n) int class ids.
 
     Returns:
-        (B, h, w, C) or (B, h, w, n) float32 maps (no bias: Eq. 1).
+        (B, h, w, C) or (B, h, w, n) float32 maps (no bias: Eq. 1); (B, T, .)
+        for sequences.
     """
     features = ops.cast(features, "float32")
     kernel = ops.cast(kernel, "float32")
+    where = "hw"[: len(features.shape) - 2]
     if class_ids is None:
-        return ops.einsum("bhwk,kc->bhwc", features, kernel)
+        return ops.einsum(f"b{where}k,kc->b{where}c", features, kernel)
     weights = ops.take(ops.transpose(kernel), class_ids, axis=0)  # (B, n, K)
-    return ops.einsum("bhwk,bnk->bhwn", features, weights)
+    return ops.einsum(f"b{where}k,bnk->b{where}n", features, weights)
 
 
 def normalize_maps(maps):
-    """Min-max normalize each (h, w) map of (B, h, w, n) to [0, 1].
+    """Min-max normalize each map of (B, h, w, n) or (B, T, n) to [0, 1].
 
     A constant map becomes zeros.
     """
-    low = ops.min(maps, axis=(1, 2), keepdims=True)
-    span = ops.max(maps, axis=(1, 2), keepdims=True) - low
+    axes = tuple(range(1, len(maps.shape) - 1))
+    low = ops.min(maps, axis=axes, keepdims=True)
+    span = ops.max(maps, axis=axes, keepdims=True) - low
     return ops.where(span > 0, (maps - low) / ops.where(span > 0, span, 1.0), 0.0)
 
 
@@ -121,7 +131,9 @@ class CAMModel(keras.Model):
       - "class_ids": (B, n) int32 classes of the maps (highest first);
       - "scores": (B, n) their probabilities;
       - "cams": (B, H, W, n) float32 CAMs at the image's resolution
-        (bilinear upsampling), or at the features' (h, w) with `resize=False`.
+        (bilinear upsampling), or at the features' (h, w) with `resize=False`;
+        for sequence classifiers (B, T', n) at the features' length (T' = T
+        for pointwise networks such as `zoo.temporal_cam_net`).
 
     Args:
         classifiers: a classifier or a list of them (an ensemble, as the ICCV
@@ -172,6 +184,9 @@ class CAMModel(keras.Model):
         self._channels_first = [f[2] for f in found]
         if crop_size is not None and any(self._channels_first):
             raise ValueError("`crop_size` needs channels_last classifiers.")
+        self._sequence = [len(e.outputs[1].shape) == 3 for e in self.extractors]
+        if crop_size is not None and any(self._sequence):
+            raise ValueError("`crop_size` is for images; sequence classifiers take none.")
         self.crops = None if crop_size is None else crops_lib.TenCrop(crop_size)
         for extractor in self.extractors if self.crops else ():
             size = tuple(extractor.inputs[0].shape[1:3])
@@ -227,12 +242,13 @@ class CAMModel(keras.Model):
         return ops.cast(ops.top_k(probabilities, self.classes)[1], "int32")
 
     def _maps(self, features, dense, channels_first, ids, images):
+        sequence = len(features.shape) == 3
         if channels_first:
-            features = ops.transpose(features, (0, 2, 3, 1))
+            features = ops.transpose(features, (0, 2, 1) if sequence else (0, 2, 3, 1))
         if self.crops is not None:
             ids = self.crops.repeat(ids)
         maps = class_maps(features, dense.kernel, ids)
-        if not self.resize:
+        if sequence or not self.resize:
             return maps
         if self.crops is not None:
             return self.crops.paste(maps, images)

@@ -1,4 +1,5 @@
-"""Pictures: CAM heat maps with boxes, methods side by side (Fig. 5).
+"""Pictures: CAM heat maps with boxes, methods side by side (Fig. 5), and
+action segments over time (Fig. 8).
 
 Images are RGB, (H, W, 3) uint8 or floats in [0, 1]; boxes are
 (x_min, y_min, x_max, y_max) half-open pixels; pictures come back as RGB
@@ -12,6 +13,7 @@ import numpy as np
 
 GROUND_TRUTH = (255, 0, 0)  # red, RGB
 PREDICTED = (0, 255, 0)  # green
+LABEL_WIDTH = 120  # pixels of the row names in `timelines`
 
 
 def to_uint8(image):
@@ -92,6 +94,56 @@ def comparison(images, gt_boxes, methods, alpha=0.5):
             cv2.LINE_AA,
         )
     return np.concatenate([header, grid], axis=0)
+
+
+def timelines(videos, methods, width=900, bar=12):
+    """Fig. 8: per video, the ground-truth segments and each method's CAM and segments.
+
+    Args:
+        videos: N tuples (name, duration seconds, ground-truth (m, 2) [start, end) seconds).
+        methods: {name: (cams (N, T) 1-D CAMs, N arrays (r, >= 2) of [start, end, ...]
+            seconds)}, in row order (e.g. {"Video-full": ..., "Video-HaS": ...}).
+        width: pixels for the time axis; bar: pixels per row.
+
+    Returns:
+        RGB uint8: for each video a caption, a ground-truth row (red bars), and per
+        method a jet-coloured CAM strip above its segments (green bars).
+    """
+    if not methods:
+        raise ValueError("`methods` must name at least one method.")
+    blocks = []
+    for i, (video, duration, truth) in enumerate(videos):
+        if not duration > 0:
+            raise ValueError(f"`videos`: duration of {video!r} must be > 0, got {duration!r}.")
+        rows = [_caption(f"{video} ({duration:.0f} s)", LABEL_WIDTH + width, bar + 6)]
+        rows.append(_labelled("ground truth", _bars(truth, duration, width, bar, GROUND_TRUTH)))
+        for name, (cams, segments) in methods.items():
+            strip = heatmap(np.asarray(cams, np.float32)[i][None, :])
+            strip = cv2.resize(strip, (width, bar), interpolation=cv2.INTER_NEAREST)
+            rows.append(_labelled("", strip))
+            rows.append(_labelled(name, _bars(segments[i], duration, width, bar, PREDICTED)))
+        blocks.append(np.concatenate(rows, axis=0))
+    return np.concatenate(blocks, axis=0)
+
+
+def _bars(segments, duration, width, height, colour):
+    row = np.full((height, width, 3), 235, np.uint8)
+    for segment in segments:
+        a, b = (round(float(np.clip(t / duration, 0, 1)) * width) for t in segment[:2])
+        row[1:-1, a : max(b, a + 1)] = colour
+    return row
+
+
+def _labelled(text, row):
+    return np.concatenate([_caption(text, LABEL_WIDTH, row.shape[0]), row], axis=1)
+
+
+def _caption(text, width, height):
+    panel = np.full((height, width, 3), 255, np.uint8)
+    cv2.putText(
+        panel, text, (4, height - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1, cv2.LINE_AA
+    )
+    return panel
 
 
 def write_png(path, picture):

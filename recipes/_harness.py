@@ -72,6 +72,7 @@ import tensorflow as tf
 
 STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
 SCHEDULES = ("exponential", "cosine", "step", "constant")
+OPTIMIZERS = ("sgd", "adam")
 PRECISIONS = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 
 # Flags that say where and how a run executes, not what it computes: not part of its config.
@@ -83,6 +84,7 @@ DEFAULTS = {
     "lr": 0.01,
     "lr_end": 1e-4,
     "lr_schedule": "exponential",
+    "optimizer": "sgd",
     "momentum": 0.9,
     "weight_decay": 5e-4,
     "strategy": "auto",
@@ -150,6 +152,30 @@ def _momentum(text):
     return value
 
 
+def recipe_parser(doc, datasets, dataset_help, argv=None, also=()):
+    """The first stage of a recipe's flags, whose other defaults depend on the data set.
+
+    Returns (known, parser): `known` holds --dataset (default "builtin", one of `datasets`) and
+    the `also` flags (default None) as `argv` gives them; `parser` is the recipe's full parser
+    (description: `doc`'s first paragraph), --dataset already added with `dataset_help`.
+    """
+    first = argparse.ArgumentParser(add_help=False)
+    first.add_argument("--dataset", default="builtin", choices=sorted(datasets))
+    for flag in also:
+        first.add_argument(flag, default=None)
+    known, _ = first.parse_known_args(argv)
+    parser = argparse.ArgumentParser(
+        description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--dataset",
+        default="builtin",
+        choices=sorted(datasets),
+        help=f"{dataset_help} (%(default)s)",
+    )
+    return known, parser
+
+
 def add_training_flags(parser, defaults=None):
     """Adds the harness's flags to `parser`, with the recipe's `defaults` (dests as keys).
 
@@ -188,10 +214,17 @@ def add_training_flags(parser, defaults=None):
         "spaced points: round(log10(lr / lr-end)) drops), constant (--lr). (%(default)s)",
     )
     add(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        default=d["optimizer"],
+        help="sgd (with --momentum; the paper's) or adam (Keras defaults but the rate). "
+        "(%(default)s)",
+    )
+    add(
         "--momentum",
         type=_momentum,
         default=d["momentum"],
-        help="SGD momentum. (%(default)s)",
+        help="SGD momentum (not used by adam). (%(default)s)",
     )
     add(
         "--weight-decay",
@@ -238,8 +271,9 @@ def add_training_flags(parser, defaults=None):
         "--deterministic",
         action=argparse.BooleanOptionalAction,
         default=d["deterministic"],
-        help="tf.config.experimental.enable_op_determinism(): bit-reproducible runs, slower; "
-        "ops without a deterministic kernel then fail. (%(default)s)",
+        help="tf.config.experimental.enable_op_determinism(): deterministic kernels where "
+        "TensorFlow has them (ops without one then fail), slower. Small models then repeat bit "
+        "for bit; the WSOL main job on a CPU still differs from run to run. (%(default)s)",
     )
     add(
         "--keep-checkpoints",
@@ -503,18 +537,19 @@ def make_schedule(args, total_steps):
 
 
 def make_optimizer(args, total_steps):
-    """SGD with `--momentum`, the `--lr-schedule` over `total_steps`, and `--weight-decay`.
+    """`--optimizer` (SGD with `--momentum`, or Adam), the `--lr-schedule` over `total_steps`,
+    and `--weight-decay`.
 
     The decay is Keras's decoupled one (each step w -= lr * wd * w, before the update), on kernels
     only (not on biases and batch-norm gamma/beta, as the Caffe models' decay_mult 0). It is not
     Caffe's L2 term in the gradient, which momentum amplifies by 1 / (1 - momentum).
     Under mixed_float16, `compile` wraps it in a LossScaleOptimizer.
     """
-    optimizer = keras.optimizers.SGD(
-        make_schedule(args, total_steps),
-        momentum=args.momentum,
-        weight_decay=args.weight_decay or None,
-    )
+    schedule, decay = make_schedule(args, total_steps), args.weight_decay or None
+    if args.optimizer == "adam":
+        optimizer = keras.optimizers.Adam(schedule, weight_decay=decay)
+    else:
+        optimizer = keras.optimizers.SGD(schedule, momentum=args.momentum, weight_decay=decay)
     optimizer.exclude_from_weight_decay(var_names=[NO_DECAY])
     return optimizer
 
@@ -574,7 +609,8 @@ def _to_json(value):
     raise TypeError(f"results: cannot write {type(value).__name__} {value!r} as JSON")
 
 
-def _read_json(path):
+def read_json(path):
+    """The JSON value in `path`, or None if there is no such file."""
     if not os.path.exists(path):
         return None
     with open(path) as f:
@@ -589,6 +625,19 @@ def write_json(path, value, strategy=None):
     if not is_chief(strategy):
         return None
     return _write_text(path, json.dumps(_to_json(value), indent=2, sort_keys=True) + "\n")
+
+
+def metric_table(results, metrics):
+    """A Markdown table of `results` {method: {key: fraction}} in percent, one row per
+    (key, label) of `metrics` that some method has, one column per method."""
+    names = list(results)
+    lines = ["| metric (%) | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for key, label in metrics:
+        if not any(key in results[n] for n in names):
+            continue
+        values = [results[n].get(key, float("nan")) for n in names]
+        lines.append(f"| {label} | " + " | ".join(f"{100 * v:.1f}" for v in values) + " |")
+    return "\n".join(lines)
 
 
 def write_results(out_dir, results, strategy=None):
@@ -670,7 +719,7 @@ class _Backup(keras.callbacks.BackupAndRestore):
 
     def saved(self):
         """The restorable state's metadata {"epoch": epochs done, "weights": file}, or None."""
-        meta = _read_json(os.path.join(self.read_dir, self._metadata_name))
+        meta = read_json(os.path.join(self.read_dir, self._metadata_name))
         if meta and os.path.exists(os.path.join(self.read_dir, meta.get("weights", ""))):
             return meta
         return None
@@ -955,7 +1004,7 @@ def train(
     config = run_config(args) if config is None else json.loads(json.dumps(config, default=str))
 
     # The run in --out: same flags (resume / load), or different (refuse, or start over).
-    stored = _read_json(os.path.join(out, CONFIG_FILE))
+    stored = read_json(os.path.join(out, CONFIG_FILE))
     fresh = False
     if stored is not None and stored != config:
         differences = "\n".join(_config_differences(stored, config))

@@ -3,7 +3,7 @@
     python -m recipes.summarize runs/wsol runs/wsol-seed1 runs/wsol-seed2
 
 Reads each run's results.json (one entry per model, e.g. "GAP" and "HaS",
-each a dict of metrics) and prints, for every metric the runs share, each
+each a dict of metrics, in the order of its "models" list if it has one) and prints, for every metric the runs share, each
 model's mean and sample standard deviation over the runs with its range, and
 the paired difference of the last model minus the first (per run, then mean
 and spread): a gain counts when it is larger than its spread. Fractions are
@@ -28,6 +28,8 @@ def load(paths):
         except (OSError, ValueError) as e:
             raise SystemExit(f"summarize: cannot read {file}: {e}") from None
         models = {k: v for k, v in results.items() if isinstance(v, dict)}
+        order = results.get("models", sorted(models))  # the recipe's order: baseline first
+        models = {k: models[k] for k in order if k in models}
         if not models:
             raise SystemExit(f"summarize: {file} holds no model results (dicts of metrics)")
         for model, metrics in models.items():

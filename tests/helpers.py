@@ -1,9 +1,11 @@
-"""Oracles for Hide-and-Seek outputs, independent of the library's code; a process killer."""
+"""Oracles for Hide-and-Seek outputs, independent of the library's code; a process killer;
+THUMOS14-style files."""
 
 import json
 import math
 import signal
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -65,6 +67,14 @@ def chosen_option(hidden, options):
     return max(fits)[1] if fits else None
 
 
+def run_module(module, *args, timeout=600):
+    """`python -m module args...`; asserts it exits 0 and returns its stdout."""
+    command = [sys.executable, "-m", module, *map(str, args)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
 def kill_after_backup(command, metadata, epoch, timeout, env=None):
     """Runs `command`, SIGKILLs it once `metadata` (a backup's training_metadata.json) records
     `epoch` or later, and returns the epoch the backup then holds. Fails if the process ends
@@ -89,3 +99,25 @@ def kill_after_backup(command, metadata, epoch, timeout, env=None):
         process.wait()
         process.stdout.close()
     return json.loads(metadata.read_text())["epoch"]
+
+
+def write_thumos(folder, count=6, dim=8, corrupt=()):
+    """Feature files and annotation files the way THUMOS14 lays them out."""
+    features, annotations = folder / "features", folder / "annotations"
+    features.mkdir()
+    annotations.mkdir()
+    rng = np.random.default_rng(0)
+    lines = {"HighJump": [], "Diving": [], "Ambiguous": []}
+    for i in range(count):
+        name = f"video_validation_{i:07d}"
+        array = rng.normal(size=(100 + 50 * i, dim)).astype(np.float32)
+        np.save(features / f"{name}.npy", array)
+        cls = "HighJump" if i % 2 else "Diving"
+        lines[cls].append(f"{name} {1.5 + i:.1f} {4.0 + i:.1f}")
+        lines[cls].append(f"{name}  {6.0:.1f}  {7.5:.1f}")
+        lines["Ambiguous"].append(f"{name} 0.0 1.0")
+    for name in corrupt:
+        (features / f"{name}.npy").write_bytes(b"\x93NUMPY garbage")
+    for cls, rows in lines.items():
+        (annotations / f"{cls}_val.txt").write_text("\n".join(rows) + "\n")
+    return features, annotations

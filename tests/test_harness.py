@@ -276,12 +276,14 @@ def test_lr_schedule_from_flags():
     assert (np.asarray(harness.make_schedule(args, 50)(np.arange(60))) == np.float32(0.02)).all()
 
 
-def test_weight_decay_shrinks_kernels_only():
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_weight_decay_shrinks_kernels_only(name):
     import keras
 
     parser = argparse.ArgumentParser()
     harness.add_training_flags(parser)
-    args = parser.parse_args(["--lr", "0.1", "--weight-decay", "0.5", "--lr-schedule", "constant"])
+    flags = ["--lr", "0.1", "--weight-decay", "0.5", "--lr-schedule", "constant"]
+    args = parser.parse_args([*flags, "--optimizer", name])
     model = keras.Sequential(
         [
             keras.Input((3,)),
@@ -290,6 +292,7 @@ def test_weight_decay_shrinks_kernels_only():
         ]
     )
     optimizer = harness.make_optimizer(args, 10)
+    assert type(optimizer).__name__ == {"sgd": "SGD", "adam": "Adam"}[name]
     before = {v.path: v.numpy().copy() for v in model.trainable_variables}
     optimizer.apply_gradients(
         [(np.zeros(v.shape, "float32"), v) for v in model.trainable_variables]

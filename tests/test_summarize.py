@@ -47,3 +47,16 @@ def test_unreadable_runs_are_named(tmp_path):
     (tmp_path / "empty" / "results.json").write_text("{}")
     with pytest.raises(SystemExit, match="holds no model results"):
         summarize.load([str(tmp_path / "empty")])
+
+
+def test_the_recipes_model_order_puts_the_baseline_first(tmp_path):
+    # JSON files keep keys sorted ("Video-HaS" < "Video-full"); "models" keeps the recipe's order.
+    results = {
+        "models": ["Video-full", "Video-HaS"],
+        "Video-HaS": {"m": 0.5},
+        "Video-full": {"m": 0.2},
+    }
+    (tmp_path / "results.json").write_text(json.dumps(results, sort_keys=True))
+    table = summarize.load([str(tmp_path)])
+    assert list(table) == ["Video-full", "Video-HaS"]
+    assert summarize.summary(table).splitlines()[0].endswith("| Video-HaS - Video-full |")

@@ -61,3 +61,20 @@ def test_bad_inputs():
         viz.overlay(np.zeros((4, 4)))
     with pytest.raises(ValueError, match="`methods`"):
         viz.comparison(np.zeros((1, 4, 4, 3)), [[]], {})
+
+
+def test_timelines_draw_ground_truth_cams_and_segments_in_their_rows():
+    cams = np.zeros((1, 100))
+    cams[0, 50:] = 1.0
+    methods = {"A": (cams, [np.array([[25.0, 50.0, 0.9]])]), "B": (cams, [np.zeros((0, 3))])}
+    picture = viz.timelines([("v", 100.0, [(0.0, 10.0)])], methods, width=200, bar=10)
+    # Caption 16, ground truth 10, then per method a CAM strip 10 and its segments 10.
+    assert picture.shape == (16 + 10 + 2 * 20, viz.LABEL_WIDTH + 200, 3)
+    x = viz.LABEL_WIDTH
+    truth, strip, segments, empty = picture[21], picture[31], picture[41], picture[61]
+    assert tuple(truth[x + 10]) == viz.GROUND_TRUTH and tuple(truth[x + 30]) == (235,) * 3
+    assert strip[x + 150, 0] > 100 and strip[x + 50, 2] > 100  # jet: red high, blue low
+    assert tuple(segments[x + 75]) == viz.PREDICTED and tuple(segments[x + 25]) != viz.PREDICTED
+    assert not (empty[x:] == viz.PREDICTED).all(-1).any()
+    with pytest.raises(ValueError, match="duration"):
+        viz.timelines([("v", 0.0, [])], methods)

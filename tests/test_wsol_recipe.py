@@ -6,7 +6,7 @@ import sys
 
 import cv2
 import pytest
-from helpers import kill_after_backup
+from helpers import kill_after_backup, run_module
 
 from recipes import wsol
 
@@ -35,10 +35,7 @@ TINY = [
 
 
 def run(out, *extra):
-    command = [sys.executable, "-m", "recipes.wsol", *TINY, "--out", str(out), *extra]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout
+    return run_module("recipes.wsol", *TINY, "--out", out, *extra)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,8 @@ softmax "predictions".
 - `googlenet_gap`: GoogLeNet-GAP with BN, 14x14 at 224x224 (`width=`).
 - `vgg16_gap`: VGGnet-GAP on `keras.applications.VGG16`, 14x14 at 224.
 - `resnet50_gap`: `keras.applications.ResNet50` + head, 7x7 at 224.
+- `temporal_cam_net`: Video-HaS's localizer, feature sequences (B, T, D) ->
+  two 1x1 convs -> global max pooling; 1-D CAMs (B, T, n).
 
 `BUILDERS` maps their names to them; `zoo.weights` holds the registry of
 trained weights: `zoo.load(name)` gives a ready `keras_has.Localizer`,
@@ -20,6 +22,7 @@ from zoo.alexnet import alexnet_gap
 from zoo.applications import resnet50_gap, vgg16_gap
 from zoo.builders import BUILDERS
 from zoo.googlenet import googlenet_gap
+from zoo.temporal import temporal_cam_net
 from zoo.weights import load, load_classifier
 
 __all__ = [
@@ -29,5 +32,6 @@ __all__ = [
     "load",
     "load_classifier",
     "resnet50_gap",
+    "temporal_cam_net",
     "vgg16_gap",
 ]

@@ -17,6 +17,10 @@ POOLINGS = {
     "avg": keras.layers.GlobalAveragePooling2D,
     "max": keras.layers.GlobalMaxPooling2D,
 }
+POOLINGS_1D = {
+    "avg": keras.layers.GlobalAveragePooling1D,
+    "max": keras.layers.GlobalMaxPooling1D,
+}
 HAS_MODES = ("image", "feature_map")
 
 
@@ -26,7 +30,7 @@ def check_args(num_classes, input_shape, pooling, has, min_size):
     Returns:
         `input_shape` as a tuple (H, W, C); H and W may be None (any size).
     """
-    if not _is_int(num_classes) or num_classes < 2:
+    if not is_int(num_classes) or num_classes < 2:
         raise ValueError(
             "`num_classes` must be an int >= 2 (a softmax over classes). "
             f"Received: num_classes={num_classes!r}"
@@ -39,8 +43,8 @@ def check_args(num_classes, input_shape, pooling, has, min_size):
     shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else ()
     if (
         len(shape) != 3
-        or not all(s is None or (_is_int(s) and s >= min_size) for s in shape[:2])
-        or not (_is_int(shape[2]) and shape[2] >= 1)
+        or not all(s is None or (is_int(s) and s >= min_size) for s in shape[:2])
+        or not (is_int(shape[2]) and shape[2] >= 1)
     ):
         raise ValueError(
             "`input_shape` must be (height, width, channels), channels last, "
@@ -99,12 +103,14 @@ def cam_head(inputs, features, num_classes, pooling, name):
 
     Args:
         inputs: the model's `keras.Input`.
-        features: the last conv activations (B, h, w, K).
+        features: the last conv activations (B, h, w, K), or (B, T, K) of a
+            sequence network (pooled over T).
         num_classes: N.
         pooling: "avg" (GAP) or "max" (GMP).
         name: the model's name without the pooling suffix ("alexnet").
     """
-    x = POOLINGS[pooling](name="cam_pool")(features)
+    poolings = POOLINGS_1D if len(features.shape) == 3 else POOLINGS
+    x = poolings[pooling](name="cam_pool")(features)
     x = keras.layers.Dense(num_classes, name="logits")(x)
     # float32 so that the probabilities stay float32 under mixed precision.
     outputs = keras.layers.Activation("softmax", dtype="float32", name="predictions")(x)
@@ -112,5 +118,6 @@ def cam_head(inputs, features, num_classes, pooling, name):
     return keras.Model(inputs, outputs, name=f"{name}_{suffix}")
 
 
-def _is_int(value):
+def is_int(value):
+    """An int, not a bool."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)

@@ -11,9 +11,22 @@ float32 (M, 4) half-open pixels, "mask": uint8 (H, W) where available}:
 
 `pipeline.train_dataset` and `pipeline.eval_dataset` apply the paper's
 training and test transforms.
+
+Videos as feature sequences (Sec. 3.2; `keras_has.data.videos` describes the
+format): `synthetic_videos.make` (built-in), `thumos.thumos` (local feature
+files and THUMOS14 annotations), `videos.train_dataset` / `eval_dataset`.
 """
 
-from keras_has.data import pipeline, synthetic
+from keras_has.data import pipeline, synthetic, synthetic_videos, thumos, videos
 from keras_has.data.sources import SourceInfo, cub, imagenet
 
-__all__ = ["SourceInfo", "cub", "imagenet", "pipeline", "synthetic"]
+__all__ = [
+    "SourceInfo",
+    "cub",
+    "imagenet",
+    "pipeline",
+    "synthetic",
+    "synthetic_videos",
+    "thumos",
+    "videos",
+]

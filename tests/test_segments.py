@@ -1,0 +1,78 @@
+"""1-D CAMs to action segments: runs above a fraction of the max, in seconds."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from keras_has.segments import cam_to_segments, runs
+
+
+def test_runs_are_half_open_and_cover_the_edges():
+    mask = np.array([1, 1, 0, 0, 1, 0, 1, 1, 1], bool)
+    np.testing.assert_array_equal(runs(mask), [[0, 2], [4, 5], [6, 9]])
+    assert runs(np.zeros(5, bool)).shape == (0, 2)
+    np.testing.assert_array_equal(runs(np.ones(3, bool)), [[0, 3]])
+
+
+def test_segments_by_hand():
+    cam = np.array([0.0, 1.0, 3.0, 4.0, 1.0, -2.0, 5.0, 5.0, 0.0])
+    # max 5, threshold 0.5 -> steps >= 2.5: [2, 4) and [6, 8); 2 s per step.
+    got = cam_to_segments(cam, threshold=0.5, step_seconds=2.0)
+    np.testing.assert_allclose(got, [[4.0, 8.0, (3 + 4) / 2 / 5], [12.0, 16.0, 1.0]])
+
+
+def test_threshold_is_a_fraction_of_the_raw_max_not_of_the_range():
+    # Min-max normalization would put the zeros at 0.5 of the range and keep them.
+    cam = np.array([-10.0, 0.0, 0.0, 10.0, 0.0])
+    np.testing.assert_allclose(cam_to_segments(cam, 0.5), [[3.0, 4.0, 1.0]])
+
+
+def test_a_batch_gives_one_array_per_video_with_its_own_step():
+    cams = np.array([[0, 1, 1, 0], [1, 0, 0, 1]], np.float32)
+    first, second = cam_to_segments(cams, 0.5, step_seconds=[1.0, 0.5])
+    np.testing.assert_allclose(first, [[1.0, 3.0, 1.0]])
+    np.testing.assert_allclose(second, [[0.0, 0.5, 1.0], [1.5, 2.0, 1.0]])
+
+
+def test_a_cam_without_a_positive_max_has_no_detections():
+    assert cam_to_segments(np.array([-1.0, -2.0, -0.5]), 0.5).shape == (0, 3)
+    assert cam_to_segments(np.zeros(4), 0.5).shape == (0, 3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"cams": np.zeros((2, 2, 2))}, "`cams` must be"),
+        ({"cams": np.zeros(0)}, "`cams` must be"),
+        ({"cams": np.ones(3), "threshold": 1.5}, "`threshold`"),
+        ({"cams": np.ones(3), "step_seconds": 0.0}, "`step_seconds`"),
+        ({"cams": np.ones((2, 3)), "step_seconds": [1.0, -1.0]}, "`step_seconds`"),
+        ({"cams": np.array([1.0, np.nan])}, "finite"),
+    ],
+)
+def test_bad_input_names_the_argument(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        cam_to_segments(**kwargs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(-5, 5, allow_nan=False), min_size=1, max_size=40),
+    st.floats(0.05, 1.0),
+    st.floats(0.1, 3.0),
+)
+def test_segments_are_exactly_the_steps_above_the_threshold(values, threshold, step):
+    cam = np.array(values)
+    found = cam_to_segments(cam, threshold, step)
+    covered = np.zeros(len(cam), bool)
+    for start, end, score in found:
+        a, b = round(start / step), round(end / step)
+        assert not covered[a:b].any()  # disjoint
+        covered[a:b] = True
+        assert threshold - 1e-9 <= score <= 1 + 1e-9
+        np.testing.assert_allclose(score, np.mean(cam[a:b]) / cam.max())
+    expected = cam >= threshold * cam.max() if cam.max() > 0 else np.zeros(len(cam), bool)
+    np.testing.assert_array_equal(covered, expected)
+    # Runs are maximal: two detections never touch.
+    assert all(found[i, 1] < found[i + 1, 0] for i in range(len(found) - 1))

@@ -1,0 +1,128 @@
+"""The temporal recipe end to end on tiny runs: results, picture, resume, THUMOS files."""
+
+import json
+import subprocess
+import sys
+
+import cv2
+import pytest
+from helpers import kill_after_backup, run_module, write_thumos
+
+from recipes import temporal
+
+TINY = [
+    "--train-videos",
+    "32",
+    "--test-videos",
+    "10",
+    "--num-steps",
+    "200",
+    "--feature-dim",
+    "8",
+    "--filters",
+    "8",
+    "--segment",
+    "20",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "8",
+    "--figure-videos",
+    "3",
+]
+KEYS = {"top1_cls", "map@0.1", "map@0.3", "map@0.5", "map_mean", "cam_on_key", "ap"}
+
+
+def run(out, *extra, base=TINY):
+    return run_module("recipes.temporal", *base, "--out", out, *extra)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    out = tmp_path_factory.mktemp("temporal")
+    return out, run(out)
+
+
+def test_compare_run_writes_map_at_every_tiou_for_both_models(finished):
+    out, stdout = finished
+    results = json.loads((out / "results.json").read_text())
+    for name in ("Video-full", "Video-HaS"):
+        assert KEYS <= set(results[name])
+        maps = [results[name][f"map@{t}"] for t in (0.1, 0.2, 0.3, 0.4, 0.5)]
+        assert all(0 <= m <= 1 for m in maps) and maps == sorted(maps, reverse=True)
+        assert results[name]["map_mean"] == pytest.approx(sum(maps) / 5)
+        assert json.loads((out / name.lower() / "results.json").read_text()) == results[name]
+    for line in ("| mAP @ tIoU 0.1 |", "| mAP @ tIoU 0.5 |", "| key steps in the CAM"):
+        assert line in stdout
+    picture = cv2.imread(str(out / "fig8.png"))
+    # Per video: a caption (18 px), ground truth, and per model a CAM strip and segments (12 px).
+    assert picture.shape == (3 * (18 + 12 + 2 * 2 * 12), 120 + 900, 3)
+    assert json.loads((out / "video-full" / "config.json").read_text())["segment"] == "off"
+    assert json.loads((out / "video-has" / "config.json").read_text())["segment"] == "20"
+    mean = json.loads((out / "feature_mean.json").read_text())["mean"]
+    assert len(mean) == 8
+
+
+def test_a_finished_run_is_not_trained_again(finished):
+    out, _ = finished
+    before = json.loads((out / "results.json").read_text())
+    stdout = run(out)
+    assert stdout.count("the run is finished") == 2
+    assert json.loads((out / "results.json").read_text()) == before
+
+
+def test_a_killed_run_continues_where_it_was(finished, tmp_path):
+    """SIGKILL once Video-full has backed up epoch 1; the same command finishes the job."""
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "recipes.temporal", *TINY, "--out", str(out)]
+    metadata = out / "video-full" / "backup" / "training_metadata.json"
+    assert kill_after_backup(command, metadata, 1, timeout=300) == 1
+    assert not (out / "video-full" / "final.weights.h5").exists()
+
+    stdout = run(out)
+
+    assert "1 of 2 epochs done, continuing with epoch 2" in stdout
+    expected = json.loads((finished[0] / "results.json").read_text())
+    got = json.loads((out / "results.json").read_text())
+    for name in ("Video-full", "Video-HaS"):
+        for key in ("top1_cls", "map@0.1", "map@0.5", "map_mean", "cam_on_key"):
+            assert got[name][key] == pytest.approx(expected[name][key], abs=1e-6), (name, key)
+
+
+def test_thumos_files_end_to_end(tmp_path):
+    features, annotations = write_thumos(tmp_path, count=8, corrupt=["video_validation_0000007"])
+    base = ["--dataset", "thumos", "--features-dir", str(features)]
+    base += ["--annotations-dir", str(annotations), "--num-steps", "32", "--filters", "4"]
+    base += ["--epochs", "1", "--batch-size", "4", "--figure-videos", "2", "--no-compare"]
+    stdout = run(tmp_path / "out", base=base)
+    assert "training set: skipped 1 files" in stdout
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["models"] == ["Video-HaS"] and set(results["Video-HaS"]["ap"]) == {"0", "1"}
+    assert (tmp_path / "out" / "fig8.png").exists()
+
+
+def test_paper_defaults_and_help():
+    args = temporal.parse_args([])
+    assert (args.num_steps, args.segments, args.hide_prob, args.cam_threshold) == (
+        2000,
+        100,
+        0.5,
+        0.5,
+    )
+    assert args.pooling == "max" and args.compare
+    thumos_args = temporal.parse_args(
+        ["--dataset", "thumos", "--features-dir", "f", "--annotations-dir", "a"]
+    )
+    assert (thumos_args.filters, thumos_args.compare) == (500, False)
+    assert temporal.parse_args(["--segment", "off"]).segments is None
+    assert temporal.parse_args(["--segment", "50,100"]).segments == [50, 100]
+    with pytest.raises(SystemExit):
+        temporal.parse_args(["--dataset", "thumos"])  # needs the folders
+    text = subprocess.run(
+        [sys.executable, "-m", "recipes.temporal", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for flag in ("--segment", "--hide-prob", "--num-steps", "--strategy", "--out", "--optimizer"):
+        assert flag in text
