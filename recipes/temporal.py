@@ -188,7 +188,7 @@ def feature_mean(args, train):
     stored = harness.read_json(path)
     if stored is not None and stored["key"] == key:
         return np.array(stored["mean"])
-    mean = videos.fill_mean(train.source)
+    mean = videos.fill_mean(train)
     harness.write_json(path, {"key": key, "mean": mean})
     return mean
 
@@ -197,11 +197,11 @@ def train_model(args, name, segments, train, mean):
     run = argparse.Namespace(**vars(args))
     run.out = os.path.join(args.out, name)
     run.segment = "off" if segments is None else args.segment
-    dim = train.source.element_spec["features"].shape[-1]
+    dim = train.examples().element_spec["features"].shape[-1]
 
     def epoch_data(epoch):
         return videos.train_dataset(
-            train.source,
+            train,
             args.batch_size,
             segments,
             args.hide_prob,
@@ -237,7 +237,7 @@ def localize(args, model, test):
     """Per video: its name, label vector, step length, and for each class the 1-D CAM (T, C)."""
     cams = CAMModel(model, classes="all")
     run = tf.function(lambda x: cams(x))
-    for batch in videos.eval_dataset(test.source, args.eval_batch_size):
+    for batch in videos.eval_dataset(test, args.eval_batch_size):
         out = run(batch["features"])
         yield (
             [v.decode() for v in batch["video"].numpy()],

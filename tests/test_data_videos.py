@@ -78,7 +78,7 @@ def test_video_set_lists_every_segment_with_its_class(made):
     video_set = made.video_set(4)
     assert video_set.num_videos == 40 and video_set.classes[0] == "action_0"
     assert len(video_set.ground_truth) == sum(len(s) for s in made.segments)
-    first = next(iter(video_set.source))
+    first = next(iter(video_set.examples()))
     assert first["features"].shape == (500, 16)
     np.testing.assert_array_equal(first["label"], np.eye(4)[made.labels[0]])
     assert first["video"].numpy().decode() == made.names[0]
@@ -94,9 +94,9 @@ def _runs(mask):
 
 def test_train_dataset_hides_whole_segments_with_the_mean_feature(made):
     video_set = made.video_set(4)
-    mean = videos.fill_mean(video_set.source)
+    mean = videos.fill_mean(video_set)
     np.testing.assert_allclose(mean, made.features.reshape(-1, 16).mean(0), atol=1e-5)
-    batches = list(videos.train_dataset(video_set.source, 8, 50, 0.5, mean, seed=1))
+    batches = list(videos.train_dataset(video_set, 8, 50, 0.5, mean, seed=1))
     assert len(batches) == 5  # 40 videos, batches of 8
     hidden_fraction = []
     for features, targets in batches:
@@ -108,13 +108,13 @@ def test_train_dataset_hides_whole_segments_with_the_mean_feature(made):
         hidden_fraction.append(cells.all(-1).mean())
     assert abs(np.mean(hidden_fraction) - 0.5) < 0.1
     # Seeded: the same epoch again is the same; unhidden steps are the video's own features.
-    again = list(videos.train_dataset(video_set.source, 8, 50, 0.5, mean, seed=1))
+    again = list(videos.train_dataset(video_set, 8, 50, 0.5, mean, seed=1))
     np.testing.assert_array_equal(batches[0][0].numpy(), again[0][0].numpy())
 
 
 def test_train_dataset_without_hiding_keeps_every_feature(made):
     video_set = made.video_set(4)
-    features, _ = next(iter(videos.train_dataset(video_set.source, 40, None, seed=0)))
+    features, _ = next(iter(videos.train_dataset(video_set, 40, None, seed=0)))
     assert sorted(map(bytes, features.numpy().reshape(40, -1))) == sorted(
         map(bytes, made.features.reshape(40, -1))
     )
@@ -122,7 +122,7 @@ def test_train_dataset_without_hiding_keeps_every_feature(made):
 
 def test_hiding_needs_the_mean(made):
     with pytest.raises(ValueError, match="`mean`"):
-        videos.train_dataset(made.video_set(4).source, 8, 100)
+        videos.train_dataset(made.video_set(4), 8, 100)
 
 
 # ------------------------------------------------------------------- THUMOS
@@ -135,7 +135,7 @@ def test_reader_samples_each_video_and_keeps_its_segments(tmp_path):
     assert video_set.num_videos == 6 and video_set.skipped == ()
     assert len(video_set.ground_truth) == 12
     assert ("video_validation_0000001", 1, 2.5, 5.0) in video_set.ground_truth
-    for i, example in enumerate(video_set.source):
+    for i, example in enumerate(video_set.examples()):
         raw = np.load(features / f"video_validation_{i:07d}.npy")
         np.testing.assert_array_equal(
             example["features"].numpy(), raw[videos.uniform_indices(len(raw), 64)]
@@ -155,7 +155,7 @@ def test_a_corrupt_or_missing_file_is_reported_counted_and_skipped(tmp_path):
     assert "unreadable" in reasons["video_validation_0000002.npy"]
     assert reasons["video_validation_0000003.npy"] == "no feature file"
     assert "feature size 3, expected 8" in reasons["video_validation_0000004.npy"]
-    assert video_set.num_videos == 3 == len(list(video_set.source))
+    assert video_set.num_videos == 3 == len(list(video_set.examples()))
     assert {v for v, *_ in video_set.ground_truth} == {
         "video_validation_0000000",
         "video_validation_0000001",
@@ -192,3 +192,22 @@ def test_missing_folders_and_files_are_named(tmp_path):
     (tmp_path / "f").mkdir()
     with pytest.raises(ValueError, match="`annotations_dir`: no '<Class>_val.txt' files"):
         thumos.thumos(tmp_path / "f", tmp_path)
+
+
+def test_training_shuffles_file_names_and_reads_the_files_after(tmp_path):
+    features, annotations = write_thumos(tmp_path, count=6)
+    video_set = thumos.thumos(features, annotations, num_steps=20)
+    assert "features" not in video_set.source.element_spec  # a shuffle buffer holds names only
+    expected = {
+        bytes(np.load(p)[videos.uniform_indices(len(np.load(p)), 20)].astype(np.float32))
+        for p in sorted(features.glob("*.npy"))
+    }
+    for seed in (0, 1):
+        batches = list(videos.train_dataset(video_set, 3, None, seed=seed))
+        got = [bytes(f) for batch, _ in batches for f in batch.numpy()]
+        assert set(got) == expected and len(got) == 6
+    orders = [
+        [bytes(f) for b, _ in videos.train_dataset(video_set, 6, None, seed=s) for f in b.numpy()]
+        for s in range(4)
+    ]
+    assert len({tuple(o) for o in orders}) > 1  # the order depends on the seed

@@ -100,7 +100,7 @@ def thumos(
             default the sorted names found.
 
     Returns:
-        A `VideoSet`; the source reads each video's file when iterated.
+        A `VideoSet` whose `load` reads a video's file (`examples()`).
     """
     if not features_per_second > 0:
         raise ValueError(f"`features_per_second` must be > 0, got {features_per_second!r}.")
@@ -167,8 +167,8 @@ def thumos(
             "video": names,
             "step_seconds": steps.astype(np.float32),
         }
-    ).map(read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return videos.VideoSet(source, truth, classes, len(names), tuple(skipped))
+    )
+    return videos.VideoSet(source, truth, classes, len(names), tuple(skipped), load=read)
 
 
 def _shape(path):
