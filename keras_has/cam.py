@@ -184,8 +184,8 @@ class CAMModel(keras.Model):
         self._channels_first = [f[2] for f in found]
         if crop_size is not None and any(self._channels_first):
             raise ValueError("`crop_size` needs channels_last classifiers.")
-        self._sequence = [len(e.outputs[1].shape) == 3 for e in self.extractors]
-        if crop_size is not None and any(self._sequence):
+        sequences = [len(e.outputs[1].shape) == 3 for e in self.extractors]
+        if crop_size is not None and any(sequences):
             raise ValueError("`crop_size` is for images; sequence classifiers take none.")
         self.crops = None if crop_size is None else crops_lib.TenCrop(crop_size)
         for extractor in self.extractors if self.crops else ():

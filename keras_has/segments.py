@@ -24,6 +24,14 @@ def runs(mask):
     return np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)], axis=1)
 
 
+def above_threshold(cams, threshold):
+    """(..., T) bool: the steps of each CAM at or above `threshold` of its max; none where
+    the max is not positive."""
+    cams = np.asarray(cams)
+    peak = cams.max(axis=-1, keepdims=True)
+    return (cams >= threshold * peak) & (peak > 0)
+
+
 def cam_to_segments(cams, threshold=0.5, step_seconds=1.0):
     """Detections of one class's 1-D CAMs.
 
@@ -54,9 +62,7 @@ def cam_to_segments(cams, threshold=0.5, step_seconds=1.0):
         raise ValueError("`cams` must hold finite values (found NaN or inf).")
     out = []
     for cam, step in zip(batch.astype(np.float64), steps):
-        peak = cam.max()
-        norm = cam / peak if peak > 0 else np.zeros_like(cam)
-        found = runs(norm >= threshold) if peak > 0 else np.zeros((0, 2), int)
-        scores = np.array([norm[a:b].mean() for a, b in found])
+        found = runs(above_threshold(cam, threshold))
+        scores = np.array([cam[a:b].mean() / cam.max() for a, b in found])
         out.append(np.column_stack([found * step, scores]).astype(np.float64))
     return out[0] if array.ndim == 1 else out

@@ -640,6 +640,17 @@ def metric_table(results, metrics):
     return "\n".join(lines)
 
 
+def stored_mean(path, key, compute):
+    """A data set's mean, computed once: the array kept in `path` under `key`, else
+    `compute()`, written there (by the chief) with its key. Returns a NumPy array."""
+    stored = read_json(path)
+    if stored is not None and stored["key"] == key:
+        return np.array(stored["mean"])
+    mean = np.asarray(compute())
+    write_json(path, {"key": key, "mean": mean})
+    return mean
+
+
 def write_results(out_dir, results, strategy=None):
     """`write_json` of `results` to out_dir/results.json."""
     return write_json(os.path.join(out_dir, RESULTS_FILE), results, strategy)

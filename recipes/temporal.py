@@ -28,7 +28,7 @@ import zoo
 from keras_has import CAMModel, viz
 from keras_has.data import synthetic_videos, thumos, videos
 from keras_has.metrics.temporal import TIOU_THRESHOLDS, detection_map
-from keras_has.segments import cam_to_segments
+from keras_has.segments import above_threshold, cam_to_segments
 from recipes import _harness as harness
 
 DATASET_DEFAULTS = {
@@ -165,15 +165,22 @@ def sources(args):
         labels_file=args.labels_file,
         **common,
     )
-    test = thumos.thumos(
+    evaluation = (
         args.eval_features_dir or args.features_dir,
         args.eval_annotations_dir or args.annotations_dir,
-        split=args.eval_split or args.split,
-        labels_file=args.labels_file,
-        classes=train.classes,
-        **common,
+        args.eval_split or args.split,
     )
-    for name, video_set in (("training", train), ("evaluation", test)):
+    test = train  # the paper's default: localize on the training videos, read once
+    if evaluation != (args.features_dir, args.annotations_dir, args.split):
+        test = thumos.thumos(
+            *evaluation[:2],
+            split=evaluation[2],
+            labels_file=args.labels_file,
+            classes=train.classes,
+            **common,
+        )
+    sets = {"training": train} if test is train else {"training": train, "evaluation": test}
+    for name, video_set in sets.items():
         if video_set.skipped:
             print(f"{name} set: skipped {len(video_set.skipped)} files (see the warnings)")
     return train, test, None
@@ -181,16 +188,11 @@ def sources(args):
 
 def feature_mean(args, train):
     """The dataset's mean feature, computed once and kept in --out."""
-    path = os.path.join(args.out, "feature_mean.json")
     key = {k: getattr(args, k) for k in ("dataset", "num_steps", "features_dir", "split")}
     if args.dataset == "builtin":
         key.update({k: getattr(args, k) for k in ("train_videos", "classes", "feature_dim")})
-    stored = harness.read_json(path)
-    if stored is not None and stored["key"] == key:
-        return np.array(stored["mean"])
-    mean = videos.fill_mean(train)
-    harness.write_json(path, {"key": key, "mean": mean})
-    return mean
+    path = os.path.join(args.out, "feature_mean.json")
+    return harness.stored_mean(path, key, lambda: videos.fill_mean(train))
 
 
 def train_model(args, name, segments, train, mean):
@@ -264,7 +266,7 @@ def evaluate(args, model, test, phases=None):
                     found.append((video, int(class_id), begin, end, score))
         if phases is not None:
             known = cams[np.arange(len(labels)), :, labels.argmax(-1)]  # (B, T)
-            kept = known >= args.cam_threshold * known.max(-1, keepdims=True)
+            kept = above_threshold(known, args.cam_threshold)
             part = phases[start : start + len(labels)]
             start += len(labels)
             for value in range(-1, 3):
@@ -284,17 +286,15 @@ def figure(args, models, test):
     truth = {}
     for video, class_id, begin, end in test.ground_truth:
         truth.setdefault(video, []).append((begin, end))
-    rows, methods = None, {}
+    keep, methods = slice(0, args.figure_videos), {}
     for name, model in models.items():
         names, labels, step_seconds, _, cams = next(localize(args, model, test))
-        keep = slice(0, args.figure_videos)
         known = cams[np.arange(len(labels)), :, labels.argmax(-1)][keep]
-        segments = cam_to_segments(known, args.cam_threshold, step_seconds[keep])
-        methods[name] = (known, segments)
-        rows = [
-            (video, step * known.shape[1], truth.get(video, []))
-            for video, step in zip(names[keep], step_seconds[keep])
-        ]
+        methods[name] = (known, cam_to_segments(known, args.cam_threshold, step_seconds[keep]))
+    rows = [
+        (video, step * known.shape[1], truth.get(video, []))
+        for video, step in zip(names[keep], step_seconds[keep])
+    ]
     picture = viz.timelines(rows, methods)
     return viz.write_png(os.path.join(args.out, "fig8.png"), picture)
 

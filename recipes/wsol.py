@@ -212,16 +212,11 @@ def sources(args):
 
 def dataset_mean(args, train):
     """The training-set mean at --resize, computed once and kept in --out."""
-    path = os.path.join(args.out, "dataset_mean.json")
     key = {"dataset": args.dataset, "resize": args.resize}
     if args.dataset == "builtin":
         key["train_images"] = args.train_images
-    stored = harness.read_json(path)
-    if stored is not None and stored["key"] == key:
-        return np.array(stored["mean"])
-    mean = pipeline.fill_mean(train, args.resize)
-    harness.write_json(path, {"key": key, "mean": mean})
-    return mean
+    path = os.path.join(args.out, "dataset_mean.json")
+    return harness.stored_mean(path, key, lambda: pipeline.fill_mean(train, args.resize))
 
 
 def train_model(args, name, patch_sizes, data, mean):

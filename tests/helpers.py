@@ -101,6 +101,18 @@ def kill_after_backup(command, metadata, epoch, timeout, env=None):
     return json.loads(metadata.read_text())["epoch"]
 
 
+def kill_and_rerun(module, args, model_dir, after_kill=None):
+    """Runs `python -m module args...`, SIGKILLs it once `model_dir` has backed up epoch 1
+    (before the model finished), calls `after_kill()` if given, then runs the same command to
+    the end; returns its stdout."""
+    command = [sys.executable, "-m", module, *map(str, args)]
+    assert kill_after_backup(command, model_dir / "backup" / "training_metadata.json", 1, 300) == 1
+    assert not (model_dir / "final.weights.h5").exists()
+    if after_kill is not None:
+        after_kill()
+    return run_module(module, *args)
+
+
 def write_thumos(folder, count=6, dim=8, corrupt=()):
     """Feature files and annotation files the way THUMOS14 lays them out."""
     features, annotations = folder / "features", folder / "annotations"

@@ -6,7 +6,7 @@ import sys
 
 import cv2
 import pytest
-from helpers import kill_after_backup, run_module, write_thumos
+from helpers import kill_and_rerun, run_module, write_thumos
 
 from recipes import temporal
 
@@ -74,12 +74,7 @@ def test_a_finished_run_is_not_trained_again(finished):
 def test_a_killed_run_continues_where_it_was(finished, tmp_path):
     """SIGKILL once Video-full has backed up epoch 1; the same command finishes the job."""
     out = tmp_path / "killed"
-    command = [sys.executable, "-m", "recipes.temporal", *TINY, "--out", str(out)]
-    metadata = out / "video-full" / "backup" / "training_metadata.json"
-    assert kill_after_backup(command, metadata, 1, timeout=300) == 1
-    assert not (out / "video-full" / "final.weights.h5").exists()
-
-    stdout = run(out)
+    stdout = kill_and_rerun("recipes.temporal", [*TINY, "--out", out], out / "video-full")
 
     assert "1 of 2 epochs done, continuing with epoch 2" in stdout
     expected = json.loads((finished[0] / "results.json").read_text())
