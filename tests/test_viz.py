@@ -40,20 +40,81 @@ def test_overlay_blends_the_resized_cam():
     np.testing.assert_array_equal(picture, viz.heatmap(resized))
 
 
-def test_comparison_grid_and_png_round_trip(tmp_path):
+def test_best_ious_take_the_best_matching_ground_truth_box():
+    gt = [[[0, 0, 10, 10], [20, 20, 30, 30]], [[0, 0, 10, 10]], np.zeros((0, 4)), [[0, 0, 4, 4]]]
+    pred = [[5, 0, 15, 10], [0, 0, 10, 10], [0, 0, 5, 5], [0, 0, 0, 0]]
+    # Row 0: 50 / (100 + 100 - 50) with the first box, 0 with the second; row 2 has no GT.
+    expected = [1 / 3, 1.0, np.nan, 0.0]
+    # Ratios of small integer areas in float64: exact up to rounding.
+    np.testing.assert_allclose(viz.best_ious(gt, pred), expected, rtol=0, atol=1e-12)
+
+
+def _inked(region):
+    """Pixels of text: clearly darker than the white background."""
+    return (np.asarray(region) < 160).all(-1).sum()
+
+
+def test_comparison_labels_every_column_and_writes_legend_and_ious(tmp_path):
     images = np.random.default_rng(0).integers(0, 256, (3, 16, 12, 3), dtype=np.uint8)
-    gt = [np.array([[1, 1, 5, 5]])] * 3
+    gt = [np.array([[1, 1, 5, 5]]), np.array([[2, 2, 10, 14]]), np.zeros((0, 4))]
     cams = np.random.default_rng(1).random((3, 4, 3))
-    methods = {
-        "GAP": (cams, np.zeros((3, 4))),
-        "HaS": (cams, np.tile([[2, 2, 10, 14]], (3, 1))),
-    }
-    grid = viz.comparison(images, gt, methods)
-    assert grid.shape == (28 + 3 * 16, 4 * 12, 3)
-    panel = grid[28 + 16 : 28 + 32, 2 * 12 : 3 * 12]  # image 1, HaS boxes
-    np.testing.assert_array_equal(panel, viz.overlay(images[1], None, gt[1], [[2, 2, 10, 14]]))
+    has_boxes = np.tile([[2, 2, 10, 14]], (3, 1))
+    methods = {"GAP": (cams, np.zeros((3, 4))), "HaS": (cams, has_boxes)}
+    panel, width = 128, 96  # the 16 x 12 images upscaled 8 times
+    grid = viz.comparison(images, gt, methods, panel=panel)
+    top, row, step = viz.LEGEND + viz.HEADER, panel + viz.CAPTION, width + viz.GAP
+    assert grid.shape == (top + 3 * row, 4 * step - viz.GAP, 3)
+    legend = grid[: viz.LEGEND]
+    swatch = (viz.LEGEND // 2) ** 2
+    assert (legend == viz.GROUND_TRUTH).all(-1).sum() == swatch
+    assert (legend == viz.PREDICTED).all(-1).sum() == swatch
+    assert _inked(legend) > 100  # "ground truth", "prediction"
+    for column in range(4):
+        header = grid[viz.LEGEND : top, column * step : column * step + width]
+        assert _inked(header) > 50, column
+    bands = {}
+    for i in range(3):
+        for m, name in enumerate(methods):
+            x, y = 2 * m * step, top + i * row + panel
+            bands[name, i] = grid[y : y + viz.CAPTION, x : x + width]
+            assert _inked(bands[name, i]) > 30, (name, i)  # "IoU ..." under the boxes
+            cam_band = grid[y : y + viz.CAPTION, x + step : x + step + width]
+            assert (cam_band == 255).all()
+    # The labels follow the IoUs: same IoU, same label; another IoU or none, another label.
+    np.testing.assert_array_equal(bands["GAP", 0], bands["GAP", 1])
+    assert not np.array_equal(bands["GAP", 0], bands["HaS", 0])
+    assert not np.array_equal(bands["HaS", 0], bands["HaS", 1])
+    assert not np.array_equal(bands["GAP", 0], bands["GAP", 2])
+    np.testing.assert_array_equal(bands["GAP", 2], bands["HaS", 2])  # both "IoU n/a"
+    # Hand-computed: [2, 2, 10, 14] vs [1, 1, 5, 5] is 9 / (96 + 16 - 9), vs itself 1.
+    ious = {"GAP": [0.0, 0.0, np.nan], "HaS": [9 / 103, 1.0, np.nan]}
+    for name, (_, boxes) in methods.items():
+        # Ratios of small integer areas in float64: exact up to rounding.
+        np.testing.assert_allclose(viz.best_ious(gt, boxes), ious[name], rtol=0, atol=1e-12)
     path = viz.write_png(tmp_path / "sub" / "fig5.png", grid)
     np.testing.assert_array_equal(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB), grid)
+
+
+def test_comparison_panels_are_overlays_resized_with_their_boxes():
+    images = np.random.default_rng(0).integers(0, 256, (2, 16, 12, 3), dtype=np.uint8)
+    gt = [np.array([[1, 1, 5, 5]])] * 2
+    cams = np.random.default_rng(1).random((2, 4, 3))
+    methods = {"GAP": (cams, np.zeros((2, 4))), "HaS": (cams, np.tile([[2, 2, 10, 14]], (2, 1)))}
+    native = viz.comparison(images, gt, methods, panel=16)  # no resize
+    y, x = viz.LEGEND + viz.HEADER + 16 + viz.CAPTION, 2 * (12 + viz.GAP)  # image 1, HaS
+    np.testing.assert_array_equal(
+        native[y : y + 16, x : x + 12], viz.overlay(images[1], None, gt[1], [[2, 2, 10, 14]])
+    )
+    np.testing.assert_array_equal(
+        native[y : y + 16, x + 12 + viz.GAP : x + 24 + viz.GAP],
+        viz.overlay(images[1], cams[1], alpha=0.5),
+    )
+    big = viz.comparison(images, gt, methods, panel=64)  # 4 times: 64 x 48 panels
+    y, x = viz.LEGEND + viz.HEADER + 64 + viz.CAPTION, 2 * (48 + viz.GAP)
+    panel = big[y : y + 64, x : x + 48]
+    # Boxes scale with the image: [1, 1, 5, 5] -> [4, 4, 20, 20], [2, 2, 10, 14] -> [8, 8, 40, 56].
+    assert tuple(panel[4, 4]) == viz.GROUND_TRUTH and tuple(panel[19, 19]) == viz.GROUND_TRUTH
+    assert tuple(panel[8, 30]) == viz.PREDICTED and tuple(panel[55, 39]) == viz.PREDICTED
 
 
 def test_bad_inputs():
@@ -63,18 +124,54 @@ def test_bad_inputs():
         viz.comparison(np.zeros((1, 4, 4, 3)), [[]], {})
 
 
+def _runs(flags):
+    """[start, stop) of the runs of True in a 1-D bool array."""
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
+
+
 def test_timelines_draw_ground_truth_cams_and_segments_in_their_rows():
     cams = np.zeros((1, 100))
     cams[0, 50:] = 1.0
     methods = {"A": (cams, [np.array([[25.0, 50.0, 0.9]])]), "B": (cams, [np.zeros((0, 3))])}
-    picture = viz.timelines([("v", 100.0, [(0.0, 10.0)])], methods, width=200, bar=10)
-    # Caption 16, ground truth 10, then per method a CAM strip 10 and its segments 10.
-    assert picture.shape == (16 + 10 + 2 * 20, viz.LABEL_WIDTH + 200, 3)
+    picture = viz.timelines([("v", 100.0, [(0.0, 10.0)])], methods, width=200, bar=20)
+    # Caption 28, ground truth 20, then per method a CAM strip 20 and its segments 20, axis.
+    assert picture.shape == (28 + 20 + 2 * 40 + viz.AXIS, viz.LABEL_WIDTH + 200, 3)
     x = viz.LABEL_WIDTH
-    truth, strip, segments, empty = picture[21], picture[31], picture[41], picture[61]
+    truth, strip, segments, empty = picture[38], picture[58], picture[78], picture[118]
     assert tuple(truth[x + 10]) == viz.GROUND_TRUTH and tuple(truth[x + 30]) == (235,) * 3
     assert strip[x + 150, 0] > 100 and strip[x + 50, 2] > 100  # jet: red high, blue low
     assert tuple(segments[x + 75]) == viz.PREDICTED and tuple(segments[x + 25]) != viz.PREDICTED
     assert not (empty[x:] == viz.PREDICTED).all(-1).any()
     with pytest.raises(ValueError, match="duration"):
         viz.timelines([("v", 0.0, [])], methods)
+
+
+def test_timelines_name_each_cam_strip_beside_it():
+    cams = np.linspace(0.0, 1.0, 50)[None]
+    methods = {"Video-full": (cams, [np.zeros((0, 2))]), "Video-HaS": (cams, [np.zeros((0, 2))])}
+    picture = viz.timelines([("v", 30.0, [])], methods, width=300)
+    data, labels = picture[:, viz.LABEL_WIDTH :], picture[:, : viz.LABEL_WIDTH]
+    strips = _runs(((data[..., 2] > 100) & (data[..., 0] < 60)).any(1))  # jet blue at t = 0
+    assert [b - a for a, b in strips] == [20, 20]  # one strip per method, default bar 20
+    texts = _runs((labels < 160).all(-1).any(1))
+    for a, b in strips:
+        assert sum(a <= lo and hi <= b for lo, hi in texts) == 1, (a, b, texts)
+    # No label straddles a strip edge.
+    assert all(hi <= a or lo >= b or (a <= lo and hi <= b) for lo, hi in texts for a, b in strips)
+
+
+def test_timelines_time_axis_has_ticks_with_labels_in_seconds():
+    methods = {"A": (np.zeros((1, 10)), [np.zeros((0, 2))])}
+    width, duration = 400, 100.0
+    picture = viz.timelines([("v", duration, [])], methods, width=width)
+    axis = picture[-viz.AXIS :]
+    assert (axis[0, viz.LABEL_WIDTH :] == 0).all()  # the base line
+    assert _inked(axis[:, : viz.LABEL_WIDTH]) > 20  # "time (s)"
+    ticks = (axis[1:6, viz.LABEL_WIDTH :] == 0).all(-1).all(0)
+    # 100 s on 400 px: at most 400 // 60 = 6 intervals of 1, 2 or 5 * 10^k s: 20 s.
+    expected = [0, 80, 160, 240, 320, width - 1]
+    np.testing.assert_array_equal(np.flatnonzero(ticks), expected)
+    for x in expected:
+        x = viz.LABEL_WIDTH + min(max(x, 15), width - 15)
+        assert _inked(axis[7:, x - 15 : x + 15]) > 5, x  # its number below it
