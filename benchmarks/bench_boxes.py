@@ -3,7 +3,7 @@
     python -m benchmarks.bench_boxes [--rounds N] [--json PATH]
 
 CAMs are realistic: 14x14 maps (a Gaussian object bump plus smoothed
-noise) upsampled bilinearly to 224x224, as a CAM model's output. Two
+noise) upsampled bilinearly to 224x224, as a CAM model's output. Three
 workloads:
 
 - `cam_to_boxes` at one threshold on a batch of 128, against loops over the
@@ -14,6 +14,14 @@ workloads:
   checks that its counts equal ours) and Choe et al.'s recipe (uint8 map,
   `cv2.threshold`, `cv2.findContours(RETR_TREE)`; different semantics,
   timed for reference).
+- The sweep's worst inputs, pixel noise (as CAMs early in training can be):
+  4 checkerboard-like maps of 96x128 (high and low random values on
+  alternate pixels) and 4 maps of uniform noise of 224x224, against the same
+  per-threshold loops. Each threshold's mask has thousands of contours;
+  tracing all 100 masks in one `cv2.findContours` call, as the smooth maps
+  are, took 2.9 s and 5.7 s per map (44 s for another checkerboard-like
+  map: border following slows down per contour as one call's contours
+  grow), so such maps are labelled instead.
 
 Every figure is also given as a ratio to the first baseline of its table,
 timed in the same round; rounds alternate the methods and the ratio is the
@@ -75,9 +83,12 @@ def _iou(a, b):
 
 def _components(mask):
     """Boxes of the 8-connected components, largest first, with OpenCV stats."""
-    _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    # Wu et al.'s scan labels in raster order (the default, block-based one does not).
+    _, _, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+        mask, 8, cv2.CV_32S, cv2.CCL_SAUF
+    )
     stats = stats[1:]
-    order = np.argsort(-stats[:, 4], kind="stable")  # labels are in raster order
+    order = np.argsort(-stats[:, 4], kind="stable")
     left, top, width, height = stats[order, :4].T.astype(np.float64)
     return np.stack([left, top, left + width, top + height], axis=1)
 
@@ -102,6 +113,21 @@ def choe_cam_to_boxes(cams, threshold):
             x, y, w, h = cv2.boundingRect(max(contours, key=cv2.contourArea))
             out[i] = x, y, x + w, y + h
     return out
+
+
+def make_noisy(kind, batch, seed=0):
+    """Noisy CAMs: "checker" (B, 96, 128) or "uniform" (B, 224, 224), with gt boxes."""
+    rng = np.random.default_rng(seed)
+    if kind == "checker":
+        shape = (batch, 96, 128)
+        high = np.add.outer(np.arange(96), np.arange(128)) % 2 == 1
+        cams = np.where(high, rng.uniform(0.5, 1, shape), rng.uniform(0, 0.5, shape))
+    else:
+        shape = (batch, SIZE, SIZE)
+        cams = rng.random(shape)
+    corner = rng.uniform(0, 0.5, (batch, 2)) * shape[:0:-1]
+    gt = [np.array([[*c, *(c + np.array(shape[:0:-1]) / 2)]]) for c in corner]
+    return cams.astype(np.float32), gt, rng.integers(0, 10, batch), rng.random((batch, 10))
 
 
 class LoopMetrics:
@@ -169,27 +195,20 @@ def run(rounds):
     table("cam_to_boxes, 128 CAMs 224x224, threshold 0.2", 128, figures, results, "cam_to_boxes")
 
     batch = make_batch(32, seed=1)
-    baseline = LoopMetrics()
-    baseline.update(*batch)
-    ours = LocalizationMetrics(iou_thresholds=IOUS)
-    ours.update(*batch)
-    i = list(ours._ious).index  # the counts must agree with the loop's
-    for j, iou in enumerate(IOUS):
-        assert np.array_equal(ours._hits_largest[i(iou)], baseline.largest[j])
-        assert np.array_equal(ours._hits_any[i(iou)], baseline.every[j])
-
-    def update(metrics):
-        return lambda: metrics.update(*batch)
-
+    check_counts(batch)
     figures = measure(
         {
-            "loop over thresholds, connectedComponentsWithStats (baseline)": update(LoopMetrics()),
-            "loop over thresholds, Choe (uint8, findContours)": update(LoopMetrics(choe=True)),
+            "loop over thresholds, connectedComponentsWithStats (baseline)": update(
+                LoopMetrics(), batch
+            ),
+            "loop over thresholds, Choe (uint8, findContours)": update(
+                LoopMetrics(choe=True), batch
+            ),
             "keras_has LocalizationMetrics, 1 thread": update(
-                LocalizationMetrics(iou_thresholds=IOUS, num_workers=1)
+                LocalizationMetrics(iou_thresholds=IOUS, num_workers=1), batch
             ),
             f"keras_has LocalizationMetrics, {workers} threads (default)": update(
-                LocalizationMetrics(iou_thresholds=IOUS)
+                LocalizationMetrics(iou_thresholds=IOUS), batch
             ),
         },
         rounds,
@@ -202,7 +221,47 @@ def run(rounds):
         results,
         "sweep",
     )
+
+    for kind, size in (("checker", "96x128"), ("uniform", "224x224")):
+        noisy = make_noisy(kind, 4, seed=2)
+        check_counts(noisy)
+        figures = measure(
+            {
+                "loop over thresholds, connectedComponentsWithStats (baseline)": update(
+                    LoopMetrics(), noisy
+                ),
+                "loop over thresholds, Choe (uint8, findContours)": update(
+                    LoopMetrics(choe=True), noisy
+                ),
+                "keras_has LocalizationMetrics, 1 thread": update(
+                    LocalizationMetrics(iou_thresholds=IOUS, num_workers=1), noisy
+                ),
+                f"keras_has LocalizationMetrics, {workers} threads (default)": update(
+                    LocalizationMetrics(iou_thresholds=IOUS), noisy
+                ),
+            },
+            rounds,
+            reps=1,
+        )
+        title = f"LocalizationMetrics.update, 4 noisy CAMs ({kind}) {size}, 100 CAM thresholds"
+        table(title, 4, figures, results, f"sweep_{kind}")
     return results
+
+
+def update(metrics, batch):
+    return lambda: metrics.update(*batch)
+
+
+def check_counts(batch):
+    """The sweep's hit counts equal those of the per-threshold loop."""
+    baseline = LoopMetrics()
+    baseline.update(*batch)
+    ours = LocalizationMetrics(iou_thresholds=IOUS)
+    ours.update(*batch)
+    i = list(ours._ious).index
+    for j, iou in enumerate(IOUS):
+        assert np.array_equal(ours._hits_largest[i(iou)], baseline.largest[j])
+        assert np.array_equal(ours._hits_any[i(iou)], baseline.every[j])
 
 
 def main():

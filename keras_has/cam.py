@@ -12,7 +12,11 @@ MaxPooling1D -> dense (Sec. 3.2, `zoo.temporal_cam_net`) give 1-D CAMs
 (B, T', n), one value per step.
 """
 
+import numbers
+import warnings
+
 import keras
+import numpy as np
 from keras import ops
 
 from keras_has import crops as crops_lib
@@ -123,7 +127,46 @@ def normalize_maps(maps):
     return ops.where(span > 0, (maps - low) / ops.where(span > 0, span, 1.0), 0.0)
 
 
-class CAMModel(keras.Model):
+def check_input_range(input_range):
+    """`input_range` as a (low, high) tuple of floats, or None; ValueError if bad."""
+    if input_range is None:
+        return None
+    values = tuple(input_range) if isinstance(input_range, (tuple, list)) else ()
+    if not (
+        len(values) == 2
+        and all(isinstance(v, numbers.Real) and np.isfinite(v) for v in values)
+        and values[0] < values[1]
+    ):
+        raise ValueError(
+            "`input_range` must be None or (low, high), finite numbers with low < high, "
+            f"got {input_range!r}."
+        )
+    return float(values[0]), float(values[1])
+
+
+def _is_eager(x):
+    """Whether backend tensor `x` holds values now, not a graph's placeholder."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return hasattr(x, "numpy")  # graph tensors have no values
+    if backend == "jax":
+        import jax
+
+        return not isinstance(x, jax.core.Tracer)
+    if backend == "torch":
+        return x.device.type != "meta"  # Keras traces shapes on "meta"
+    return True
+
+
+class QuietExport:
+    """`export` without Keras's list of every captured tensor, unless asked."""
+
+    def export(self, filepath, format="tf_saved_model", verbose=False, **kwargs):
+        """`keras.Model.export`, with `verbose=False` by default."""
+        return super().export(filepath, format=format, verbose=verbose, **kwargs)
+
+
+class CAMModel(QuietExport, keras.Model):
     """Probabilities and CAMs of one classifier or an ensemble, in one pass.
 
     `CAMModel(classifier)(images)` returns a dict:
@@ -145,13 +188,23 @@ class CAMModel(keras.Model):
             (call with `class_ids` (B,) or (B, n)).
         crop_size: None, or (height, width) / int of the 10 crops (4 corners,
             centre and their horizontal flips) whose probabilities and CAMs
-            are averaged, maps pasted back into image coordinates.
+            are averaged, maps pasted back into image coordinates. Images
+            larger than twice the crop on a side are first resized to at most
+            twice the crop (bilinear; see `crops.TenCrop`), so that the crops
+            cover every pixel, and the CAMs are resized back to the image.
         extra_classifiers: models that only vote on probabilities (the ICCV
             ensemble adds AlexNet-GAP's probabilities to four HaS models').
         features_layer, dense_layer: layer names, when the layers cannot be
             found automatically (see `find_cam_layers`); one name for all.
         resize: upsample the CAMs to the image (default) or keep (h, w);
             ensembles and crops need True.
+        input_range: None (no check), or the (low, high) range of the
+            classifiers' inputs, e.g. (-1, 1). Called eagerly on values (NumPy
+            or eager tensors; never inside a graph), images reaching beyond it
+            by more than its width (0-255 pixels for (-1, 1)) give one warning.
+
+    `get_config()` holds the arguments besides the classifiers, which save on
+    their own; `export()` is quiet unless `verbose=True`.
     """
 
     def __init__(
@@ -163,9 +216,12 @@ class CAMModel(keras.Model):
         features_layer=None,
         dense_layer=None,
         resize=True,
+        input_range=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.input_range = check_input_range(input_range)
+        self._range_warned = False
         members = classifiers if isinstance(classifiers, (list, tuple)) else [classifiers]
         if not members or not all(isinstance(m, keras.Model) for m in members):
             raise ValueError(
@@ -199,12 +255,23 @@ class CAMModel(keras.Model):
         self.classes = classes
         self.resize = resize
 
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "classes": self.classes,
+            "crop_size": None if self.crops is None else self.crops.size,
+            "resize": self.resize,
+            "input_range": self.input_range,
+        }
+
     def call(self, images, class_ids=None):
         if (class_ids is None) != (self.classes != "given"):
             raise ValueError(
                 "`class_ids` must be given exactly when `classes='given'` "
                 f"(classes={self.classes!r})."
             )
+        if self.input_range is not None and not self._range_warned:
+            self._check_range(images)
         views = images if self.crops is None else self.crops.views(images)
         outputs = [e(views, training=False) for e in self.extractors]
         votes = [p for p, _ in outputs]
@@ -232,6 +299,22 @@ class CAMModel(keras.Model):
             "scores": scores,
             "cams": cams,
         }
+
+    def _check_range(self, images):
+        """Warns once if eager `images` reach far beyond `input_range`."""
+        if not _is_eager(images) or 0 in images.shape:
+            return
+        low, high = self.input_range
+        found = [float(f(images)) for f in (ops.min, ops.max)]
+        if found[0] < low - (high - low) or found[1] > high + (high - low):
+            self._range_warned = True
+            warnings.warn(
+                f"Images range over [{found[0]:g}, {found[1]:g}], far outside "
+                f"`input_range` ({low:g}, {high:g}) of the classifiers: preprocess them "
+                "as in training (`zoo.preprocess`); CAMs and boxes of such inputs are "
+                "meaningless.",
+                stacklevel=2,
+            )
 
     def _class_ids(self, probabilities, class_ids):
         if self.classes == "all":

@@ -12,10 +12,10 @@ half-open in pixels, (0, 0, 0, 0) when nothing is kept.
 import keras
 from keras import ops
 
-from keras_has.cam import CAMModel, normalize_maps
+from keras_has.cam import CAMModel, QuietExport, normalize_maps
 
 
-class Localizer(keras.Model):
+class Localizer(QuietExport, keras.Model):
     """`Localizer(classifier)(images)` -> dict of the top-1 class's localization.
 
     Outputs: "class" (B,) int32, "score" (B,) its probability, "box" (B, 4)
@@ -27,25 +27,47 @@ class Localizer(keras.Model):
             `CAMModel` with `classes=1`.
         threshold: fraction of the CAM's (min-max normalized) max kept as
             foreground (paper: 0.2 for AlexNet-GAP, 0.3 for GoogLeNet-GAP).
+        input_range: None (no check), or the (low, high) range the
+            classifiers expect, e.g. (-1, 1): eager calls on images reaching
+            beyond it by more than its width (0-255 pixels for (-1, 1)) warn
+            once, naming `zoo.preprocess` (see `CAMModel`).
         **cam_kwargs: `CAMModel` arguments (`crop_size` for 10-crop
             averaging, `features_layer`, `dense_layer`, ...).
+
+    `export(path)` writes a SavedModel (signature "serve"), quietly unless
+    `verbose=True`; `get_config()` holds the arguments besides the
+    classifiers, which save on their own.
     """
 
-    def __init__(self, classifiers, threshold=0.2, **cam_kwargs):
+    def __init__(self, classifiers, threshold=0.2, input_range=None, **cam_kwargs):
         name = cam_kwargs.pop("name", None)
         super().__init__(name=name)
         if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
             raise ValueError(f"`threshold` must be a number in [0, 1], got {threshold!r}.")
         if isinstance(classifiers, CAMModel):
-            if cam_kwargs or classifiers.classes != 1 or not classifiers.resize:
+            if (
+                cam_kwargs
+                or input_range is not None
+                or classifiers.classes != 1
+                or not classifiers.resize
+            ):
                 raise ValueError(
                     "A `CAMModel` given to Localizer must have classes=1 and "
-                    "resize=True, and takes no further arguments."
+                    "resize=True, and takes no further arguments (give it `input_range`)."
                 )
             self.cam_model = classifiers
         else:
-            self.cam_model = CAMModel(classifiers, classes=1, **cam_kwargs)
+            self.cam_model = CAMModel(classifiers, classes=1, input_range=input_range, **cam_kwargs)
         self.threshold = float(threshold)
+
+    def get_config(self):
+        crops = self.cam_model.crops
+        return {
+            **super().get_config(),
+            "threshold": self.threshold,
+            "input_range": self.cam_model.input_range,
+            "crop_size": None if crops is None else crops.size,
+        }
 
     def call(self, images):
         out = self.cam_model(images)

@@ -1,6 +1,7 @@
 """CAM -> boxes on the host, against hand cases and a pure-Python oracle."""
 
 from collections import deque
+from unittest import mock
 
 import cv2
 import hypothesis.extra.numpy as hnp
@@ -360,3 +361,112 @@ def test_empty_batches():
     assert cam_to_boxes(np.zeros((0, 5, 6)), all_components=True) == []
     largest, every = threshold_sweep(np.zeros((0, 5, 6)), [], [0.2, 0.5])
     assert largest.shape == every.shape == (0, 2)
+
+
+# --------------------------------------------------------------------------
+# Noisy maps: labelling instead of border following
+
+
+def checker_noise(rows, cols, seed):
+    """A checkerboard of high and low random values: most pixels are contours."""
+    rng = np.random.default_rng(seed)
+    high = np.add.outer(np.arange(rows), np.arange(cols)) % 2 == 1
+    return np.where(high, rng.uniform(0.5, 1, (rows, cols)), rng.uniform(0, 0.5, (rows, cols)))
+
+
+def smooth_maps(count, seed, size=(80, 96)):
+    small = np.random.default_rng(seed).random((count, 7, 7)).astype(np.float32)
+    return np.stack([cv2.resize(s, size[::-1], interpolation=cv2.INTER_LINEAR) for s in small])
+
+
+def per_threshold_sweep(cam, gt, thresholds):
+    """The sweep with one border-following call per threshold (the reference)."""
+    norm = normalize_cams(cam)
+    largest, every = np.zeros(len(thresholds)), np.zeros(len(thresholds))
+    for k, t in enumerate(thresholds):
+        boxes, area, first = boxes_lib.component_stats(norm >= np.float32(t))
+        if len(boxes):
+            ious = box_iou(boxes[np.lexsort((first[:, 1], first[:, 0], -area))], gt)
+            largest[k], every[k] = ious[0].max(), ious.max()
+    return largest, every
+
+
+@pytest.mark.parametrize("density", [0.05, 0.5, 0.97])
+def test_labelling_gives_the_components_of_border_following(monkeypatch, density):
+    # Stacked noise bands: thousands of components, many of equal size (ties).
+    rng = np.random.default_rng(int(100 * density))
+    heights = rng.integers(1, 60, 12)
+    canvas, starts = boxes_lib._stack([rng.random((h, 70)) < density for h in heights], 70)
+    row0 = rng.integers(0, 9, len(heights))
+    found = {}
+    for labelled in (False, True):
+        monkeypatch.setattr(boxes_lib, "_use_labelling", lambda _, labelled=labelled: labelled)
+        comps = boxes_lib._Components(canvas, starts, row0, 5)
+        found[labelled] = [comps.band, comps.boxes, comps.area, comps.starts, comps.present]
+    assert len(found[True][0]) >= len(heights)
+    for a, b in zip(found[False], found[True]):
+        np.testing.assert_array_equal(a, b)
+
+
+@given(cams=maps, threshold=thresholds)
+def test_labelling_matches_the_flood_fill_oracle(cams, threshold):
+    with mock.patch.object(boxes_lib, "_use_labelling", lambda _: True):
+        every = cam_to_boxes(cams, threshold, all_components=True)
+    for i, cam in enumerate(cams):
+        expected = [box for _, box in oracle_components(cam, threshold)]
+        np.testing.assert_array_equal(every[i], np.array(expected, np.float32).reshape(-1, 4))
+
+
+def test_noisy_maps_are_labelled_and_smooth_maps_traced(monkeypatch):
+    chosen = []
+    choose = boxes_lib._use_labelling
+    monkeypatch.setattr(
+        boxes_lib, "_use_labelling", lambda c: chosen.append(choose(c)) or chosen[-1]
+    )
+    gt = [np.array([[10.0, 10, 60, 50]])] * 3
+    threshold_sweep(smooth_maps(3, seed=4), gt, np.arange(0, 1, 0.01), num_workers=1)
+    assert chosen == [False] * 3
+    chosen.clear()
+    noisy = np.stack([checker_noise(80, 96, 0), np.random.default_rng(1).random((80, 96))])
+    threshold_sweep(noisy, gt[:2], np.arange(0, 1, 0.01), num_workers=1)
+    assert chosen == [True] * 2
+    chosen.clear()
+    cam_to_boxes(noisy, 0.3, num_workers=1)
+    assert chosen == [True]
+
+
+def test_no_border_following_call_meets_a_noisy_stack(monkeypatch):
+    # Border following slows down per contour as one call's contours grow:
+    # 44 s for this map's sweep with all 100 masks in one call.
+    calls = []
+    trace = cv2.findContours
+
+    def spy(mask, *args):
+        contours, hierarchy = trace(mask, *args)
+        calls.append((len(contours), mask.size))
+        return contours, hierarchy
+
+    monkeypatch.setattr(cv2, "findContours", spy)
+    cams = np.stack([checker_noise(48, 64, 2), smooth_maps(1, seed=5, size=(48, 64))[0]])
+    gt = [np.array([[4.0, 4, 40, 30]])] * 2
+    threshold_sweep(cams, gt, np.arange(0, 1, 0.01), num_workers=1)
+    cam_to_boxes(np.repeat(cams[:1], 8, axis=0), 0.5, num_workers=1)
+    assert calls  # the smooth map is traced
+    assert all(contours <= pixels / 50 for contours, pixels in calls), calls
+
+
+@pytest.mark.parametrize("make", [lambda: checker_noise(48, 64, 3), lambda: None])
+def test_noisy_sweeps_match_one_call_per_threshold(make):
+    rng = np.random.default_rng(6)
+    cam = make()
+    cam = rng.random((56, 56)) if cam is None else cam
+    gt = np.array([[3.0, 5, 30, 40], [20, 10, 56, 48]])
+    thresholds = np.arange(0, 1, 0.01)
+    largest, every = threshold_sweep(cam, gt, thresholds)
+    expected_largest, expected_every = per_threshold_sweep(cam, gt, thresholds)
+    np.testing.assert_array_equal(largest, expected_largest)  # same boxes, same float64 IoUs
+    np.testing.assert_array_equal(every, expected_every)
+    for t in (0.5, 0.8):
+        boxes, area, first = boxes_lib.component_stats(normalize_cams(cam) >= np.float32(t))
+        expected = boxes[np.lexsort((first[:, 1], first[:, 0], -area))]
+        np.testing.assert_array_equal(cam_to_boxes(cam, t, all_components=True), expected)

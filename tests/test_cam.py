@@ -1,10 +1,16 @@
 """CAM models: Eq. 1, class selection, layer discovery, 10 crops, ensembles."""
 
+import inspect
+
+import hypothesis.extra.numpy as hnp
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from hypothesis import given
+from hypothesis import strategies as st
 
+from keras_has.boxes import cam_to_boxes
 from keras_has.cam import CAMModel, find_cam_layers
 
 
@@ -234,3 +240,52 @@ def test_mixed_precision_cams_are_float32():
         keras.mixed_precision.set_global_policy("float32")
     out = CAMModel(model, classes=1)(IMAGES)
     assert out["cams"].dtype == "float32" and out["probabilities"].dtype == "float32"
+
+
+def test_ten_crops_cover_images_larger_than_twice_the_crop():
+    # 300x451 with 128 crops: the crops alone leave 39% of the image out. The
+    # image is resized to 256x256 (twice the crop), where the identity
+    # classifier's crops average back to that image, and the maps back to 300x451.
+    image = np.zeros((1, 300, 451, 3), np.float32)
+    image[0, 80:200, 150:380] = 1.0  # the object
+    cam_model = CAMModel(identity_classifier(), classes="all", crop_size=128)
+    cams = np.asarray(cam_model(image)["cams"])
+    assert cams.shape == (1, 300, 451, 3) and np.isfinite(cams).all()
+    expected = tf.image.resize(tf.image.resize(image, (256, 256)), (300, 451))
+    np.testing.assert_allclose(cams, expected, atol=1e-5)  # float32 sums of 10 crops
+    graph = tf.function(cam_model)(tf.constant(image))["cams"]
+    np.testing.assert_allclose(graph, cams, atol=1e-6)  # graph kernels may sum differently
+    # Integer boxes: the object's edges blur over 2 pixels, down then up.
+    np.testing.assert_allclose(cam_to_boxes(cams[..., 0], 0.5), [[150, 80, 380, 200]], atol=2)
+
+
+@given(
+    crop=st.tuples(st.integers(3, 8), st.integers(3, 8)),
+    scale=st.tuples(st.floats(1, 5), st.floats(1, 5)),
+    images=hnp.arrays(np.float32, 2 * 41 * 41 * 2, elements=st.floats(-3, 3, width=32)),
+)
+def test_ten_crop_cams_are_finite_for_any_image_at_least_the_crop(crop, scale, images):
+    size = (int(crop[0] * scale[0]), int(crop[1] * scale[1]))
+    images = images[: 2 * size[0] * size[1] * 2].reshape(2, *size, 2)
+    cams = np.asarray(
+        CAMModel(identity_classifier(channels=2), classes="all", crop_size=crop)(images)["cams"]
+    )
+    assert cams.shape == images.shape and np.isfinite(cams).all()
+    # Bilinear resizes and means are convex combinations: within each map's range.
+    low, high = images.min(axis=(1, 2), keepdims=True), images.max(axis=(1, 2), keepdims=True)
+    assert (cams >= low - 1e-5).all() and (cams <= high + 1e-5).all()  # float32 rounding
+    if size[0] <= 2 * crop[0] and size[1] <= 2 * crop[1]:  # covered as it is
+        np.testing.assert_allclose(cams, images, atol=1e-5)  # float32 sums of 10 crops
+
+
+def test_cam_model_input_range_config_and_quiet_export():
+    model = classifier()
+    cam_model = CAMModel(model, crop_size=16, input_range=[0, 1])
+    config = cam_model.get_config()
+    assert config["input_range"] == (0.0, 1.0) and config["crop_size"] == (16, 16)
+    assert config["classes"] == 1 and config["resize"] is True
+    assert CAMModel(model).get_config()["input_range"] is None
+    assert inspect.signature(CAMModel.export).parameters["verbose"].default is False
+    for bad in [(1, -1), (0,), "0-1", (0, np.inf), (0, "1")]:
+        with pytest.raises(ValueError, match="`input_range`"):
+            CAMModel(model, input_range=bad)

@@ -86,3 +86,16 @@ def test_map_averages_classes_with_ground_truth_and_scores_missing_ones_zero():
 def test_bad_input_is_refused(args, message):
     with pytest.raises(ValueError, match=message):
         detection_map(*args)
+
+
+def test_ties_in_score_keep_the_input_order():
+    # Stable ranking: of two detections tied at 0.9, the first listed ranks first.
+    # FP then TP: precision 0, 1/2 at recall 0, 1 -> AP 1/2; TP then FP: AP 1.
+    # (ActivityNet's argsort()[::-1] would rank small tied inputs in reverse.)
+    truth = [("v", 0, 10)]
+    miss, hit = ("v", 50, 60, 0.9), ("v", 0, 10, 0.9)
+    # Tolerance: AP is a sum of two float64 products.
+    assert average_precision([miss, hit], truth, 0.5) == pytest.approx(0.5, abs=1e-12)
+    assert average_precision([hit, miss], truth, 0.5) == pytest.approx(1.0, abs=1e-12)
+    result = detection_map([("v", 0, *miss[1:]), ("v", 0, *hit[1:])], [("v", 0, 0, 10)], [0.5])
+    assert result["map@0.5"] == pytest.approx(0.5, abs=1e-12)  # same sums as above

@@ -46,9 +46,11 @@ why:
   "no foreground" gives ``(0, 0, 0, 0)``, a 1-pixel box. Here boxes are
   half-open, IoU uses plain areas and "no foreground" matches nothing.
   Inclusive integer annotations convert by adding 1 to ``x_max, y_max``.
-- Thresholds: ``np.arange(0, 1, interval)`` as the brief and their paper
-  (their later code uses ``np.linspace(0, 1, round(1 / interval),
-  endpoint=False)``; the same values up to float rounding).
+- Thresholds, the same as theirs: ``np.arange(0, 1, interval)``, in every
+  version of their code (``evaluation.py`` and ``inference.py``, January
+  2020 to September 2022). Their default interval is 0.001 in training
+  (``config.py``) and ``evaluate_wsol``, 0.01 on ``evaluation.py``'s
+  command line; 0.01 here.
 - PxAP follows their histogram scheme (bins ``[t_k, t_{k+1})`` and
   ``[1, inf)``, precision and recall at each threshold from 1.0 down, AP =
   sum of precision times recall increments); pixels of the `ignore` mask

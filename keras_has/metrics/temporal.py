@@ -7,6 +7,12 @@ positive), else a false positive; AP is the area under the interpolated
 precision-recall curve (precision made monotone from the right, summed over
 the recall steps, as ActivityNet's `interpolated_prec_rec`). mAP is the mean
 over the classes that have ground truth; a class without detections has AP 0.
+
+Ties in score keep the input order (a stable sort). There this differs from
+ActivityNet's evaluation, which sorts with NumPy's unstable
+``argsort()[::-1]``: later detections first among ties in small inputs, no
+defined order in large ones. AP differs only when tied detections of a class
+differ in being true positives.
 """
 
 import numpy as np
@@ -37,7 +43,8 @@ def average_precision(detections, ground_truth, tiou):
     """AP of one class at one tIoU threshold.
 
     Args:
-        detections: iterable of (video, start, end, score).
+        detections: iterable of (video, start, end, score); ties in score are
+            ranked in this order.
         ground_truth: iterable of (video, start, end).
         tiou: the threshold; a match needs tIoU >= tiou.
     """
@@ -67,10 +74,12 @@ def average_precision(detections, ground_truth, tiou):
 
 
 def detection_map(detections, ground_truth, tiou_thresholds=TIOU_THRESHOLDS):
-    """mAP of temporal detections at each tIoU threshold.
+    """mAP of temporal detections at each tIoU threshold, as ActivityNet's but for ties.
 
     Args:
-        detections: iterable of (video, label, start, end, score), seconds.
+        detections: iterable of (video, label, start, end, score), seconds;
+            ties in score are ranked in this order (a stable sort; ActivityNet's
+            order among ties is not defined, see the module docstring).
         ground_truth: iterable of (video, label, start, end), seconds.
         tiou_thresholds: thresholds in (0, 1].
 
