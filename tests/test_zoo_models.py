@@ -1,4 +1,6 @@
-"""The zoo's builders: CAM resolution, parameter counts, head, HaS placement."""
+"""The zoo's builders: CAM resolution, parameter counts, head, HaS placement, argument order."""
+
+import inspect
 
 import keras
 import numpy as np
@@ -262,7 +264,8 @@ def test_has_is_identity_at_inference(name, mode):
             layer.set_weights(with_has.get_layer(layer.name).get_weights())
     x = rng_images(SMALL[name]["input_shape"])
     expected = plain.predict(x, verbose=0)
-    np.testing.assert_array_equal(with_has.predict(x, verbose=0), expected)
+    # HaS passes the input through unchanged; the rest is the same float32 ops and weights.
+    np.testing.assert_allclose(with_has.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
     # The same weights do see hidden cells in training mode.
     hidden = keras.ops.convert_to_numpy(with_has(x, training=True))
     seen = keras.ops.convert_to_numpy(plain(x, training=True))
@@ -370,3 +373,50 @@ def test_applications_load_local_backbone_weights(tmp_path):
         ours = model.get_layer(layer.name).weights
         for mine, theirs in zip(ours, layer.weights, strict=True):
             np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
+# -------------------------------------------------------------- one convention
+EVERY_BUILDER = {**zoo.BUILDERS, "temporal_cam_net": zoo.temporal_cam_net}
+
+
+@pytest.mark.parametrize("name", list(EVERY_BUILDER))
+def test_every_builder_takes_num_classes_first_and_required_then_input_shape(name):
+    builder = EVERY_BUILDER[name]
+    first, second = list(inspect.signature(builder).parameters.values())[:2]
+    assert (first.name, second.name) == ("num_classes", "input_shape")
+    assert first.default is inspect.Parameter.empty
+    with pytest.raises(TypeError, match="num_classes"):
+        builder()
+    assert "Inputs:" in builder.__doc__  # the input contract is in every builder's docstring
+
+
+def test_temporal_cam_net_takes_num_classes_and_input_shape():
+    model = zoo.temporal_cam_net(5, input_shape=(None, 7), filters=3)
+    assert model.input_shape == (None, None, 7) and model.output_shape == (None, 5)
+    # The paper's network: C3D fc7 features (4096), THUMOS14's 101 classes.
+    paper = zoo.temporal_cam_net(101, input_shape=(None, 4096))
+    assert paper.count_params() == 2_349_601  # (4096 + 1) 500 + (500 + 1) 500 + (500 + 1) 101
+    assert zoo.temporal_cam_net(3, (40, 7), "avg", filters=2).input_shape == (None, 40, 7)
+    # The keyword spelling of older code builds the same input.
+    older = zoo.temporal_cam_net(3, feature_dim=7, num_steps=40, filters=2)
+    assert older.input_shape == (None, 40, 7)
+    with pytest.raises(ValueError, match="not both"):
+        zoo.temporal_cam_net(3, input_shape=(None, 7), feature_dim=7)
+
+
+@pytest.mark.parametrize(
+    "args, kwargs",
+    [
+        ((5,), {}),  # used to build 5-d features with 101 classes
+        ((4096, 101), {}),  # the old order: 101 is no (T, D)
+        ((5,), {"input_shape": (None, 0)}),
+        ((5,), {"input_shape": (0, 7)}),
+        ((5,), {"input_shape": (None, None)}),
+        ((5,), {"input_shape": (7,)}),
+        ((5,), {"input_shape": (None, 7.0)}),
+        ((5,), {"input_shape": (None, None, 7)}),
+    ],
+)
+def test_temporal_cam_net_needs_a_known_feature_size(args, kwargs):
+    with pytest.raises(ValueError, match=r"`input_shape` must be given as \(T, D\)"):
+        zoo.temporal_cam_net(*args, **kwargs)

@@ -8,7 +8,7 @@ from zoo import heads
 MIN_SIZE = 35
 
 
-def alexnet_gap(num_classes=1000, input_shape=(227, 227, 3), pooling="avg", has=None, width=1.0):
+def alexnet_gap(num_classes, input_shape=(227, 227, 3), pooling="avg", has=None, width=1.0):
     """AlexNet-GAP: AlexNet up to pool5 (stride 1), two 3x3 convs, CAM head.
 
     Layers (shapes at the 227x227 default):
@@ -20,6 +20,11 @@ def alexnet_gap(num_classes=1000, input_shape=(227, 227, 3), pooling="avg", has=
     Every conv has a bias and a ReLU. As in the paper the convs are not
     grouped; local response normalization is left out (Keras has no LRN
     layer).
+
+    Inputs: float images (B, H, W, C); the model does no preprocessing.
+    Trained by this project (`recipes.wsol`, the registered weights), it
+    takes RGB pixels mapped to [-1, 1] by `keras_has.data.pipeline.normalize`
+    (`zoo.preprocess(images, name)` resizes and maps them for an entry).
 
     Args:
         num_classes: classes of the softmax.

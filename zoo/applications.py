@@ -10,14 +10,19 @@ from zoo import heads
 MIN_SIZE = 32
 
 
-def vgg16_gap(num_classes=1000, input_shape=(224, 224, 3), pooling="avg", has=None, weights=None):
+def vgg16_gap(num_classes, input_shape=(224, 224, 3), pooling="avg", has=None, weights=None):
     """VGGnet-GAP (Zhou et al. 2016): VGG16 to block5_conv3, a 3x3 conv, CAM head.
 
     Layers: VGG16 without the top and without its last max pooling
     (block5_conv3: 14x14x512 at 224) - cam_conv 1024 3x3 + ReLU (14x14x1024,
     the CAM features) - global pooling "cam_pool" - Dense "logits" - softmax
-    "predictions". With ImageNet `weights`, feed inputs prepared by
-    `keras.applications.vgg16.preprocess_input`.
+    "predictions".
+
+    Inputs: float images (B, H, W, C); the model does no preprocessing.
+    With ImageNet backbone `weights`, feed inputs prepared by
+    `keras.applications.vgg16.preprocess_input`; trained by this project
+    (`recipes.wsol`), RGB pixels mapped to [-1, 1] by
+    `keras_has.data.pipeline.normalize`.
 
     Args:
         num_classes: classes of the softmax.
@@ -44,15 +49,18 @@ def vgg16_gap(num_classes=1000, input_shape=(224, 224, 3), pooling="avg", has=No
     return heads.cam_head(inputs, x, num_classes, pooling, "vgg16")
 
 
-def resnet50_gap(
-    num_classes=1000, input_shape=(224, 224, 3), pooling="avg", has=None, weights=None
-):
+def resnet50_gap(num_classes, input_shape=(224, 224, 3), pooling="avg", has=None, weights=None):
     """ResNet50 with the CAM head on its last map.
 
     Layers: ResNet50 without the top (conv5_block3_out: 7x7x2048 at 224, the
     CAM features) - global pooling "cam_pool" - Dense "logits" - softmax
-    "predictions". With ImageNet `weights`, feed inputs prepared by
-    `keras.applications.resnet50.preprocess_input`.
+    "predictions".
+
+    Inputs: float images (B, H, W, C); the model does no preprocessing.
+    With ImageNet backbone `weights`, feed inputs prepared by
+    `keras.applications.resnet50.preprocess_input`; trained by this project
+    (`recipes.wsol`), RGB pixels mapped to [-1, 1] by
+    `keras_has.data.pipeline.normalize`.
 
     Args:
         num_classes: classes of the softmax.

@@ -19,7 +19,7 @@ INCEPTION = (
 )
 
 
-def googlenet_gap(num_classes=1000, input_shape=(224, 224, 3), pooling="avg", has=None, width=1.0):
+def googlenet_gap(num_classes, input_shape=(224, 224, 3), pooling="avg", has=None, width=1.0):
     """GoogLeNet-GAP: Inception v1 up to inception-4e, a 3x3 conv, CAM head.
 
     Layers (shapes at the 224x224 default):
@@ -32,6 +32,11 @@ def googlenet_gap(num_classes=1000, input_shape=(224, 224, 3), pooling="avg", ha
     adds BN after every conv. All convs and poolings pad "same", so the map
     is ceil(H / 16) x ceil(W / 16). Local response normalization is left
     out (Keras has no LRN layer; BN replaces it).
+
+    Inputs: float images (B, H, W, C); the model does no preprocessing.
+    Trained by this project (`recipes.wsol`, the registered weights), it
+    takes RGB pixels mapped to [-1, 1] by `keras_has.data.pipeline.normalize`
+    (`zoo.preprocess(images, name)` resizes and maps them for an entry).
 
     Args:
         num_classes: classes of the softmax.

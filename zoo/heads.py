@@ -30,11 +30,7 @@ def check_args(num_classes, input_shape, pooling, has, min_size):
     Returns:
         `input_shape` as a tuple (H, W, C); H and W may be None (any size).
     """
-    if not is_int(num_classes) or num_classes < 2:
-        raise ValueError(
-            "`num_classes` must be an int >= 2 (a softmax over classes). "
-            f"Received: num_classes={num_classes!r}"
-        )
+    check_num_classes(num_classes)
     if pooling not in POOLINGS:
         raise ValueError(
             f"`pooling` must be one of {tuple(POOLINGS)} (global average or "
@@ -67,6 +63,15 @@ def check_args(num_classes, input_shape, pooling, has, min_size):
             f"has={has!r}" + (f" (mode={has.mode!r})" if isinstance(has, HideAndSeek) else "")
         )
     return shape
+
+
+def check_num_classes(num_classes):
+    """Raises ValueError unless `num_classes` is an int >= 2."""
+    if not is_int(num_classes) or num_classes < 2:
+        raise ValueError(
+            "`num_classes` must be an int >= 2 (a softmax over classes), the builders' first "
+            f"argument. Received: num_classes={num_classes!r}"
+        )
 
 
 def check_width(width):

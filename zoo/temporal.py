@@ -7,7 +7,14 @@ from zoo import heads
 
 
 def temporal_cam_net(
-    feature_dim=4096, num_classes=101, pooling="max", has=None, filters=500, num_steps=None
+    num_classes,
+    input_shape=None,
+    pooling="max",
+    has=None,
+    filters=500,
+    *,
+    feature_dim=None,
+    num_steps=None,
 ):
     """Two pointwise convs over a feature sequence, global pooling, softmax.
 
@@ -17,25 +24,51 @@ def temporal_cam_net(
     - softmax "predictions". The 1-D CAM of class c at step t is
     sum_k W[k, c] conv2[t, k] (`keras_has.CAMModel` computes it).
 
+    Inputs: per-step features (B, T, D) as the recipe feeds them (C3D fc7
+    for THUMOS14, the built-in videos' features), not normalized further.
+
     Args:
-        feature_dim: D (4096: C3D fc7).
         num_classes: classes of the softmax (THUMOS14: 101).
+        input_shape: (T, D), required: T steps (None: sequences of any
+            length) of D features (4096: C3D fc7). The paper's network is
+            `temporal_cam_net(101, input_shape=(None, 4096))`.
         pooling: "max" (GMP, the paper's) or "avg" (GAP).
         has: optional `keras_has.HideAndSeek` in mode "temporal", applied to
             the input features (training only). The recipe hides in its
             tf.data pipeline instead; both hide the same way.
         filters: kernels of each conv (paper: 500).
-        num_steps: T, or None for sequences of any length.
+        feature_dim, num_steps: the older spelling of
+            `input_shape=(num_steps, feature_dim)`, keyword only.
+
+    Returns:
+        A functional `keras.Model` (B, T, D) -> (B, num_classes).
     """
-    for name, value, low in (
-        ("feature_dim", feature_dim, 1),
-        ("num_classes", num_classes, 2),
-        ("filters", filters, 1),
+    heads.check_num_classes(num_classes)
+    if feature_dim is not None or num_steps is not None:
+        if input_shape is not None:
+            raise ValueError(
+                "Pass `input_shape=(T, D)` or its older spelling `num_steps=T, feature_dim=D`, "
+                f"not both. Received: input_shape={input_shape!r}, num_steps={num_steps!r}, "
+                f"feature_dim={feature_dim!r}"
+            )
+        if not heads.is_int(feature_dim) or feature_dim < 1:
+            raise ValueError(f"`feature_dim` must be an int >= 1. Received: {feature_dim!r}")
+        if num_steps is not None and not (heads.is_int(num_steps) and num_steps >= 1):
+            raise ValueError(f"`num_steps` must be None or an int >= 1. Received: {num_steps!r}")
+        input_shape = (num_steps, feature_dim)
+    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else ()
+    if (
+        len(shape) != 2
+        or not (shape[0] is None or (heads.is_int(shape[0]) and shape[0] >= 1))
+        or not (heads.is_int(shape[1]) and shape[1] >= 1)
     ):
-        if not heads.is_int(value) or value < low:
-            raise ValueError(f"`{name}` must be an int >= {low}. Received: {name}={value!r}")
-    if num_steps is not None and not (heads.is_int(num_steps) and num_steps >= 1):
-        raise ValueError(f"`num_steps` must be None or an int >= 1. Received: {num_steps!r}")
+        raise ValueError(
+            "`input_shape` must be given as (T, D): T steps (None for any length or an int "
+            ">= 1) of D features (an int >= 1), e.g. (None, 4096) for C3D fc7. Received: "
+            f"input_shape={input_shape!r}"
+        )
+    if not heads.is_int(filters) or filters < 1:
+        raise ValueError(f"`filters` must be an int >= 1. Received: filters={filters!r}")
     if pooling not in heads.POOLINGS_1D:
         raise ValueError(
             f"`pooling` must be one of {tuple(heads.POOLINGS_1D)}. Received: pooling={pooling!r}"
@@ -45,7 +78,7 @@ def temporal_cam_net(
             "`has` must be None or a keras_has.HideAndSeek layer with mode='temporal'. "
             f"Received: has={has!r}"
         )
-    inputs = keras.Input((num_steps, feature_dim), name="features")
+    inputs = keras.Input(shape, name="features")
     x = inputs if has is None else has(inputs)
     for index in (1, 2):
         x = keras.layers.Conv1D(filters, 1, activation="relu", name=f"conv{index}")(x)
