@@ -8,6 +8,10 @@
   host, WSOL and temporal metrics, pictures.
 """
 
+from keras_has import _quiet
+
+_quiet.import_keras()
+
 from keras_has.cam import CAMModel
 from keras_has.layers import HideAndSeek
 from keras_has.localizer import Localizer

@@ -117,7 +117,11 @@ def test_plan_units_and_grid():
     [
         (56, None, "image", [CellSize("pixels", 56)]),
         ([0, 16, 0.5], None, "image", [CellSize("none", 0), CellSize("pixels", 16), CellSize("fraction", 0.5)]),
-        (32.0, None, "image", [CellSize("pixels", 32)]),
+        (np.int64(32), None, "image", [CellSize("pixels", 32)]),
+        (
+            [np.uint8(0), np.float32(0.25)], None, "image",
+            [CellSize("none", 0), CellSize("fraction", 0.25)],
+        ),
         (None, 20, "temporal", [CellSize("count", 20)]),
         (None, [10, 20], "temporal", [CellSize("count", 10), CellSize("count", 20)]),
         (100, None, "temporal", [CellSize("pixels", 100)]),
@@ -144,3 +148,35 @@ def test_cell_lengths(cell, length, expected):
     assert cell.length(length, BACKEND) == expected
     dynamic = cell.length(keras.ops.convert_to_tensor(length), BACKEND)
     assert int(keras.ops.convert_to_numpy(dynamic)) == expected
+
+
+@given(
+    value=st.one_of(
+        st.floats(min_value=1.0),  # 1.0, 16.0, 1e300, inf: look like pixels, are not
+        st.floats(max_value=0.0),  # 0.0, -0.0, -0.5, -inf
+        st.just(float("nan")),
+        st.builds(np.float32, st.sampled_from([1.0, 16.0, 0.0])),
+        st.builds(np.float64, st.sampled_from([2.0, 56.0])),
+    ),
+    in_list=st.booleans(),
+)
+def test_float_patch_sizes_outside_0_1_are_refused(value, in_list):
+    """ints are pixels, floats are fractions: no float that looks like pixels."""
+    patch_size = [0, 16, value] if in_list else value
+    message = r"`patch_size`.*ints are pixels, floats in \(0, 1\) are fractions"
+    with pytest.raises(ValueError, match=message):
+        parse_cell_sizes(patch_size, None, "image")
+    with pytest.raises(ValueError, match="ints are pixels"):
+        parse_cell_sizes(patch_size, None, "temporal")
+
+
+@given(
+    pixels=st.one_of(st.integers(1, 10**6), st.builds(np.int32, st.integers(1, 2**31 - 1))),
+    fraction=st.floats(min_value=0.0, max_value=1.0, exclude_min=True, exclude_max=True),
+)
+def test_ints_are_pixels_and_floats_in_0_1_are_fractions(pixels, fraction):
+    cells = parse_cell_sizes([0, pixels, fraction], None, "image")
+    assert cells == (
+        CellSize("none", 0), CellSize("pixels", int(pixels)), CellSize("fraction", fraction)
+    )
+    assert isinstance(cells[1].value, int)

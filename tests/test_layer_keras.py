@@ -1,6 +1,10 @@
 """HideAndSeek as a Keras layer: harness, tf.data, XLA, precision, saving."""
 
+import json
 import os
+import re
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -361,3 +365,313 @@ def test_sizes_known_only_at_run_time(patch_size):
             fractions.append(hidden.mean())
             assert chosen_option(hidden, options) is not None
     assert 0.15 < np.mean(fractions) < 0.85
+
+
+# ------------------------------------------------------------ patch_size units
+
+
+@pytest.mark.parametrize(
+    "patch_size", [1.0, 16.0, 0.0, -0.5, 2.5, [0, 16, 32.0], np.float64(56.0), np.float32(1.0)]
+)
+def test_float_patch_sizes_are_fractions_only(patch_size):
+    message = r"`patch_size`.*ints are pixels, floats in \(0, 1\) are fractions"
+    with pytest.raises(ValueError, match=message):
+        HideAndSeek(patch_size=patch_size)
+
+
+@pytest.mark.parametrize(
+    "patch_size,cells",
+    [(1, (1, 1)), (np.int64(4), (4, 4)), (0.25, (3, 4)), (0.999, (12, 16))],
+)
+def test_ints_are_pixels_and_floats_are_fractions(patch_size, cells):
+    """1 is 1-pixel cells, 0.999 one cell per side; the config keeps the type."""
+    x = images((64, 12, 16, 1))
+    layer = HideAndSeek(patch_size=patch_size, fill_value=250.0, seed=0)
+    hidden = hidden_map(np.asarray(layer(x)), x, 250.0)
+    assert all(constant_on_cells(h, cells) for h in hidden)
+    # Not constant on a grid twice as coarse: the cells are not larger.
+    coarser = tuple(min(2 * c, n) for c, n in zip(cells, (12, 16)))
+    assert coarser == (12, 16) or not all(constant_on_cells(h, coarser) for h in hidden)
+    config = json.loads(json.dumps(layer.get_config()))
+    assert type(config["patch_size"]) is (float if isinstance(patch_size, float) else int)
+    assert HideAndSeek.from_config(config)._cells == layer._cells
+
+
+# ------------------------------------------------------------ non-finite data
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_adapt_refuses_non_finite_data_and_stores_nothing(bad):
+    clean = images((6, 8, 8, 3))
+    dirty = clean.copy()
+    dirty[[0, 5], 2, 3, 1] = bad
+    message = r"adapt\(\) data has non-finite values \(NaN or inf\): 2 of 1152 values"
+    layer = HideAndSeek(patch_size=4, hide_prob=1.0)
+    layer.adapt(clean)
+    before = keras.ops.convert_to_numpy(layer.mean)
+    for data in (dirty, tf.data.Dataset.from_tensor_slices(dirty).batch(4)):
+        with pytest.raises(ValueError, match=message):
+            layer.adapt(data, batch_size=2)
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.mean), before)
+    # The fill is still the clean mean, bit for bit.
+    out = np.asarray(layer(clean))
+    np.testing.assert_array_equal(out, np.broadcast_to(before, out.shape))
+    fresh = HideAndSeek(patch_size=4)
+    with pytest.raises(ValueError, match=message):
+        fresh.adapt(dirty)
+    assert not fresh.built
+    with pytest.raises(ValueError, match="call `layer.adapt"):
+        fresh(clean)
+
+
+@pytest.mark.parametrize("value", [1e39, 1e308])
+def test_adapt_refuses_a_mean_outside_float32(value):
+    """Finite float64 data whose mean (1e39) or sum (1e308 * 32) is not a float32."""
+    layer = HideAndSeek(patch_size=4)
+    with np.errstate(over="ignore"), pytest.raises(ValueError, match="float32"):
+        layer.adapt(np.full((2, 4, 4, 1), value))
+    assert not layer.built
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_feature_map_running_mean_skips_non_finite_batches(bad):
+    """A batch with a non-finite mean leaves the running mean and count alone."""
+    rng = np.random.default_rng(7)
+    a, b, c = rng.random((3, 4, 6, 6, 8)).astype("float32")
+    b[1, 2, 3, 4] = bad
+    layer = HideAndSeek(patch_size=3, mode="feature_map", momentum=0.9, seed=0)
+
+    def state():
+        mean, count = (keras.ops.convert_to_numpy(v) for v in (layer.mean, layer.count))
+        return mean, float(count)
+
+    layer(b, training=True)  # first batch non-finite: no mean yet (zeros), none counted
+    np.testing.assert_array_equal(state()[0], np.zeros(8, "float32"))
+    assert state()[1] == 0
+    layer(a, training=True)
+    first = state()[0]
+    # float32 means of 144 values in [0, 1): a few ulps from float64's.
+    np.testing.assert_allclose(first, a.mean((0, 1, 2)), rtol=1e-5)
+    out = np.asarray(layer(b, training=True))
+    np.testing.assert_array_equal(state()[0], first)
+    assert state()[1] == 1
+    # Hidden cells hold the kept mean; visible values (the NaN/inf too) are untouched.
+    is_fill = np.all(out == first, axis=-1)
+    assert 0 < is_fill.mean() < 1
+    np.testing.assert_array_equal(out.view("u4")[~is_fill], b.view("u4")[~is_fill])
+    layer(c, training=True)
+    # float32 arithmetic of the update: a few ulps.
+    np.testing.assert_allclose(state()[0], 0.9 * first + 0.1 * c.mean((0, 1, 2)), rtol=1e-5)
+    assert state()[1] == 2
+
+
+BACKEND_SCRIPT = """
+import keras
+import numpy as np
+from keras_has import HideAndSeek
+
+x = np.random.default_rng(1).random((4, 4, 4, 3)).astype("float32")
+inputs = keras.Input((4, 4, 3))
+has = HideAndSeek(patch_size=2, mode="feature_map", seed=0)
+features = has(keras.layers.Conv2D(3, 1)(inputs))
+model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(features))
+model.compile("sgd", "mse")
+model.fit(x, np.zeros((4, 3)), batch_size=2, verbose=0)
+mean = keras.ops.convert_to_numpy(has.mean)
+assert float(keras.ops.convert_to_numpy(has.count)) == 2 and np.isfinite(mean).all()
+for layer in (has, HideAndSeek(patch_size=2, fill_value=1.0)):
+    assert tuple(layer(x[:0], training=True).shape) == (0, 4, 4, 3)
+x[0, 1, 2, 0] = np.nan
+model.fit(x[:2], np.zeros((2, 3)), verbose=0)
+np.testing.assert_array_equal(keras.ops.convert_to_numpy(has.mean), mean)
+assert float(keras.ops.convert_to_numpy(has.count)) == 2
+print("backend OK")
+"""
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_feature_map_training_and_empty_batches_on_other_backends(backend):
+    """fit with a feature-map layer (JAX leaked a tracer when the running mean
+    had a gradient), non-finite batches skipped, empty batches returned."""
+    pytest.importorskip(backend)
+    result = subprocess.run(
+        [sys.executable, "-c", BACKEND_SCRIPT],
+        env={**os.environ, "KERAS_BACKEND": backend},
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "backend OK" in result.stdout
+
+
+# ------------------------------------------------------- plain Python inputs
+
+
+def test_nested_lists_are_taken_like_arrays():
+    """As Keras's own layers do: Python floats become floatx, ints int32."""
+    x = images((2, 4, 4, 3))
+    layer = HideAndSeek(patch_size=2, hide_prob=1.0, fill_value=250.0)
+    for values, dtype in [(x.tolist(), "float32"), (x.astype(int).tolist(), "int32")]:
+        out = layer(values)
+        assert keras.backend.standardize_dtype(out.dtype) == dtype
+        np.testing.assert_array_equal(np.asarray(out), np.full(x.shape, 250, dtype))
+        np.testing.assert_array_equal(np.asarray(layer(values, training=False)), x)
+    assert tuple(layer(x[0].tolist()).shape) == (4, 4, 3)
+    adapted = HideAndSeek(patch_size=2)
+    for data in (x.tolist(), tuple(x)):
+        adapted.adapt(data)
+        # Sums in float64, mean stored in float32.
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(adapted.mean), x.reshape(-1, 3).mean(0), rtol=1e-6
+        )
+
+
+NOT_NUMBERS = [
+    "abc",
+    [[["a", "b"]]],
+    [b"ab"],
+    np.array([[[["a"]]]]),
+    np.ones((1, 2, 2, 3), dtype=object),
+    tf.constant([[["a", "b", "c"]]]),
+]
+
+
+@pytest.mark.parametrize("value", NOT_NUMBERS, ids=lambda v: type(v).__name__)
+def test_strings_and_objects_are_refused(value):
+    layer = HideAndSeek(patch_size=2, fill_value=0.0)
+    for training in (True, False):
+        with pytest.raises(ValueError, match=r"`inputs`.*real-valued numeric dtype"):
+            layer(value, training=training)
+    with pytest.raises(ValueError, match=r"`data`.*real-valued numeric dtype"):
+        HideAndSeek(patch_size=2).adapt(value)
+
+
+def test_strings_are_refused_in_tf_data_and_ragged_lists_everywhere():
+    layer = HideAndSeek(patch_size=2, fill_value=0.0)
+    strings = tf.data.Dataset.from_tensor_slices(tf.constant([[[["a"]]]]))
+    with pytest.raises(ValueError, match=r"`inputs`.*real-valued numeric dtype"):
+        strings.map(layer)
+    with pytest.raises(ValueError, match=r"`data`.*real-valued numeric dtype"):
+        HideAndSeek(patch_size=2).adapt(strings)
+    ragged = [[[[1.0]], [[2.0]]], [[[3.0]]]]
+    with pytest.raises(ValueError, match=r"`inputs`.*rectangular"):
+        layer(ragged)
+    with pytest.raises(ValueError, match=r"`data`.*rectangular"):
+        HideAndSeek(patch_size=2).adapt(ragged)
+
+
+# ---------------------------------------------------------------- empty inputs
+
+STATIC_EMPTY = [
+    ({"patch_size": 4}, (2, 0, 0, 3)),
+    ({"patch_size": 4}, (2, 8, 0, 3)),
+    ({"patch_size": 0.5}, (0, 8, 3)),
+    ({"patch_size": 4}, (2, 8, 8, 0)),
+    ({"patch_size": 4, "data_format": "channels_first"}, (2, 3, 8, 0)),
+    ({"patch_size": 4, "mode": "feature_map"}, (2, 0, 0, 8)),
+    ({"mode": "temporal", "num_segments": 4}, (2, 0, 16)),
+    ({"mode": "temporal", "patch_size": 3}, (0, 16)),
+]
+
+
+@pytest.mark.parametrize("kwargs,shape", STATIC_EMPTY)
+def test_empty_static_axes_are_refused(kwargs, shape):
+    with pytest.raises(ValueError, match="empty.*" + re.escape(f"shape={shape}")):
+        HideAndSeek(fill_value=0.0, **kwargs)(np.zeros(shape, "float32"))
+    if kwargs.get("mode") != "feature_map":
+        batched = 3 if kwargs.get("mode") == "temporal" else 4
+        data = np.zeros(shape if len(shape) == batched else (1, *shape))
+        with pytest.raises(ValueError, match="empty.*" + re.escape(f"shape={data.shape}")):
+            HideAndSeek(**kwargs).adapt(data)
+
+
+@pytest.mark.parametrize("mode,shape", [("image", (0, 8, 8, 3)), ("feature_map", (0, 6, 6, 4))])
+def test_empty_batches_pass_through(mode, shape):
+    """No images, nothing to hide; the running mean is not touched."""
+    layer = HideAndSeek(patch_size=2, mode=mode, fill_value="mean" if mode != "image" else 1.0)
+    out = layer(np.zeros(shape, "float32"), training=True)
+    assert tuple(out.shape) == shape
+    if mode == "feature_map":
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.mean), np.zeros(4))
+        assert float(keras.ops.convert_to_numpy(layer.count)) == 0
+
+
+IMAGES, CHANNELS_FIRST = (None, None, None, 3), (None, 3, None, None)
+EMPTY_IMAGES = [(2, 0, 0, 3), (2, 0, 5, 3), (2, 5, 0, 3)]
+DYNAMIC_EMPTY = [
+    ({"patch_size": 4}, IMAGES, [*EMPTY_IMAGES, (0, 5, 5, 3)]),
+    ({"patch_size": 0.5}, IMAGES, EMPTY_IMAGES),
+    ({"patch_size": [0, 4, 0.5]}, IMAGES, EMPTY_IMAGES),
+    ({"patch_size": 4, "data_format": "channels_first"}, CHANNELS_FIRST, [(2, 3, 0, 5), (2, 3, 5, 0)]),
+    ({"patch_size": 4}, (None, None, 3), [(0, 0, 3), (0, 5, 3), (5, 0, 3)]),
+    ({"mode": "temporal", "num_segments": 4}, (None, None, 5), [(2, 0, 5), (0, 7, 5)]),
+    ({"mode": "temporal", "patch_size": [0, 3]}, (None, 5), [(0, 5)]),
+]
+
+
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
+@pytest.mark.parametrize("kwargs,signature,shapes", DYNAMIC_EMPTY)
+def test_empty_inputs_known_only_at_run_time_pass_through(kwargs, signature, shapes, jit_compile):
+    """As keras.layers.RandomErasing does: an empty input comes back unchanged."""
+    channels = 3 if signature[-1] is None else signature[-1]
+    fill = [250.0 + i for i in range(channels)]
+    layer = HideAndSeek(fill_value=fill, hide_prob=1.0, seed=0, **kwargs)
+    run = tf.function(
+        lambda t: layer(t, training=True),
+        input_signature=[tf.TensorSpec(signature, tf.float32)],
+        jit_compile=jit_compile,
+    )
+    for shape in shapes:
+        assert tuple(run(tf.zeros(shape)).shape) == shape
+    # The same function still hides non-empty inputs: each image (or the
+    # unbatched one) whole, or not at all for a 0 option.
+    full = tuple(6 if n is None else n for n in signature)
+    x = images(full)
+    channel_axis = 1 if kwargs.get("data_format") == "channels_first" else -1
+    batched = len(full) == (3 if kwargs.get("mode") == "temporal" else 4)
+    hidden = np.stack([
+        hidden_map(run(tf.constant(x)).numpy(), x, fill, channel_axis) for _ in range(4)
+    ])
+    per_image = hidden.reshape(4 * (len(x) if batched else 1), -1)
+    assert per_image.any() and (per_image.all(1) | ~per_image.any(1)).all()
+
+
+def test_empty_images_in_tf_data_pass_through():
+    layer = HideAndSeek(patch_size=[0, 4, 0.5], fill_value=250.0, hide_prob=1.0, seed=0)
+    shapes = [(0, 0, 1), (0, 7, 1), (7, 0, 1), (7, 7, 1)]
+    dataset = tf.data.Dataset.from_generator(
+        lambda: (np.ones(s, "float32") for s in shapes),
+        output_signature=tf.TensorSpec((None, None, 1), tf.float32),
+    ).map(layer)
+    outs = list(dataset.as_numpy_iterator())
+    assert [o.shape for o in outs] == shapes
+    assert np.isin(outs[-1], [1.0, 250.0]).all()
+
+
+# ----------------------------------------------------------------- retracing
+
+
+RETRACING_SCRIPT = """
+import numpy as np
+from keras_has import HideAndSeek
+
+layer = HideAndSeek(patch_size=3, hide_prob=1.0, fill_value=250.0)
+for _ in range(2):
+    for size in range(8, 14):
+        x = np.zeros((2, size, size + 1, 3), "float32")
+        assert (np.asarray(layer(x)) == 250.0).all()
+print("hid 6 shapes twice")
+"""
+
+
+def test_eager_calls_on_new_shapes_do_not_warn_about_retracing():
+    """Each shape compiles its kernel once; TensorFlow must not call it retracing.
+
+    In a fresh process: TensorFlow warns at most twice per function per process.
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", RETRACING_SCRIPT],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "hid 6 shapes twice" in result.stdout
+    assert "retracing" not in result.stderr, result.stderr[-3000:]

@@ -239,3 +239,70 @@ def test_rectangular_images_get_a_rectangular_grid():
     assert abs(flags.mean() - 0.5) < 5 * np.sqrt(0.25 / flags.size)
     # Every one of the 8 cells is hidden about half of the time.
     assert np.all(np.abs(flags.mean(0) - 0.5) < 5 * np.sqrt(0.25 / 200))
+
+
+@given(
+    shape=st.tuples(st.integers(1, 5), st.integers(1, 6), st.integers(1, 6), st.integers(1, 4)),
+    n_bad=st.integers(1, 12),
+    bad=st.sampled_from([np.nan, np.inf, -np.inf]),
+    batch_size=st.integers(1, 4),
+    dtype=st.sampled_from(["float32", "float16", "float64"]),
+    seed=st.integers(0, 1000),
+)
+def test_adapt_counts_non_finite_values_and_stores_nothing(
+    shape, n_bad, bad, batch_size, dtype, seed
+):
+    rng = np.random.default_rng(seed)
+    x = rng.random(shape).astype(dtype)
+    n_bad = min(n_bad, x.size)
+    x.reshape(-1)[rng.choice(x.size, n_bad, replace=False)] = bad
+    layer = HideAndSeek(patch_size=2)
+    message = rf"non-finite values \(NaN or inf\): {n_bad} of {x.size} values"
+    with pytest.raises(ValueError, match=message):
+        layer.adapt(x, batch_size=batch_size)
+    assert not layer.built
+
+
+@given(
+    batches=st.lists(
+        st.tuples(st.integers(0, 1000), st.sampled_from([None, np.nan, np.inf, -np.inf])),
+        min_size=1,
+        max_size=5,
+    ),
+    momentum=st.sampled_from([0.0, 0.5, 0.9]),
+)
+def test_running_mean_is_the_ema_of_the_finite_batches(batches, momentum):
+    """Batches with a NaN/inf value are skipped; the running mean stays finite."""
+    layer = HideAndSeek(patch_size=2, mode="feature_map", momentum=momentum, seed=0)
+    expected, counted = np.zeros(3), 0
+    for seed, bad in batches:
+        x = np.random.default_rng(seed).random((2, 4, 4, 3)).astype("float32")
+        if bad is not None:
+            x[1, 2, 3, seed % 3] = bad
+        layer(x, training=True)
+        if bad is None:
+            mean = x.mean((0, 1, 2), dtype="float64")
+            expected = mean if counted == 0 else momentum * expected + (1 - momentum) * mean
+            counted += 1
+    # float32 running arithmetic over at most 5 updates of values in [0, 1).
+    mean = keras.ops.convert_to_numpy(layer.mean)
+    np.testing.assert_allclose(mean, expected, rtol=1e-5, atol=1e-6)
+    assert float(keras.ops.convert_to_numpy(layer.count)) == counted
+
+
+@given(
+    shape=st.tuples(st.integers(1, 3), st.integers(1, 9), st.integers(1, 9), st.integers(1, 4)),
+    integers=st.booleans(),
+    patch_size=st.one_of(sizes, st.lists(st.one_of(st.just(0), sizes), min_size=1, max_size=3)),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_nested_lists_give_what_arrays_give(shape, integers, patch_size, seed):
+    """Python floats are taken as floatx (float32), ints as int32, as Keras does."""
+    x = make_input(np.random.default_rng(seed), shape, "int32" if integers else "float32")
+    values = x.tolist()
+    outs = [
+        as_numpy(HideAndSeek(patch_size=patch_size, fill_value=FILL[: shape[-1]], seed=seed)(v))
+        for v in (values, x)
+    ]
+    assert outs[0].dtype == x.dtype
+    np.testing.assert_array_equal(outs[0], outs[1])

@@ -1,6 +1,7 @@
 """The project's promises about itself: commands, packaging, version."""
 
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -36,3 +37,39 @@ def test_wheel_installs_the_three_packages_and_the_weights(tmp_path):
     tops = {name.split("/")[0] for name in names if "dist-info" not in name}
     assert tops == {"keras_has", "zoo", "recipes"}
     assert "zoo/weights/googlenet_has_builtin.weights.h5" in names
+
+
+QUIET_SCRIPT = """
+import numpy as np
+import keras_has
+from keras_has import boxes
+
+layer = keras_has.HideAndSeek(patch_size=[0, 8, 16], seed=1)
+layer.adapt(np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32"))
+for side in (24, 32, 40, 48, 56, 64):
+    layer(np.ones((2, side, side, 3), "float32"), training=True)
+print("done")
+"""
+# TensorFlow's C++ log lines start with a severity letter and a date: I0000 00:00:17...
+TF_LOG_LINE = r"^[IWEF]\d{4} \d\d:\d\d:\d\d"
+
+
+def test_ordinary_library_use_prints_no_tensorflow_log_lines():
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [sys.executable, "-c", QUIET_SCRIPT],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "done"
+    noise = [
+        line
+        for line in result.stderr.splitlines()
+        if re.match(TF_LOG_LINE, line)
+        or any(word in line for word in ("cuda", "cuInit", "XLA", "retracing", "absl"))
+    ]
+    assert noise == [], "\n".join(noise)

@@ -3,6 +3,10 @@
 A *cell* is one patch of the Hide-and-Seek grid (or one temporal segment).
 The grid starts at index 0 of the axis; a last cell that does not fit is
 partial. Each size option becomes a cell length once the axis length is known.
+
+The type of a `patch_size` value decides its unit: ints (Python or NumPy)
+are pixels or steps (>= 1; 0 = no hiding), floats are fractions of the
+side, strictly in (0, 1). `16.0` or `1.0` is an error, not 16 or 1 pixels.
 """
 
 import math
@@ -39,9 +43,12 @@ class CellSize(NamedTuple):
                 self.value * backend.cast(axis_length, "float32") + 0.5
             )
             return backend.numpy.maximum(1, backend.cast(scaled, "int32"))
-        # "count": ceil(axis_length / value)
+        # "count": ceil(axis_length / value), at least 1 (an axis known only
+        # at run time may be empty)
         count = int(self.value)
-        return (axis_length + count - 1) // count
+        if static:
+            return (axis_length + count - 1) // count
+        return backend.numpy.maximum(1, (axis_length + count - 1) // count)
 
 
 def parse_cell_sizes(patch_size, num_segments, mode):
@@ -66,8 +73,9 @@ def parse_cell_sizes(patch_size, num_segments, mode):
     elif patch_size is None:
         raise ValueError(
             f"`patch_size` is required for mode={mode!r}: a cell size in "
-            "pixels (e.g. 56), a fraction of the image side in (0, 1), or a "
-            "list of these (0 = no hiding), e.g. [0, 16, 32, 44, 56]."
+            "pixels (an int, e.g. 56), a fraction of the image side (a float "
+            "in (0, 1)), or a list of these (0 = no hiding), e.g. "
+            "[0, 16, 32, 44, 56]."
         )
     if num_segments is not None:
         return tuple(
@@ -95,8 +103,9 @@ def _parse_one(value, name, parse):
         expected = (
             "a positive int (segments per sequence)"
             if name == "num_segments"
-            else "a positive int (cell size in pixels or steps), 0 (no "
-            "hiding), or a float in (0, 1) (fraction of the side)"
+            else "an int >= 1 (cell size in pixels or steps), 0 (no "
+            "hiding), or a float in (0, 1) (fraction of the side): ints are "
+            "pixels, floats in (0, 1) are fractions"
         )
         raise ValueError(
             f"Each `{name}` value must be {expected}. Received: {value!r}"
@@ -111,9 +120,10 @@ def _parse_count(value):
 
 
 def _parse_patch(value):
+    """Ints are pixels (0: none); floats are fractions in (0, 1)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
-    if isinstance(value, numbers.Integral) or float(value).is_integer():
+    if isinstance(value, numbers.Integral):
         if value == 0:
             return CellSize("none", 0)
         return CellSize("pixels", int(value)) if value > 0 else None

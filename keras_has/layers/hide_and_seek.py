@@ -38,17 +38,19 @@ class HideAndSeek(DataLayer):
           per-channel training-set mean, computed by `adapt()`.
         - "feature_map": conv activations (B, H, W, C), e.g. after conv1. The
           "mean" fill is a per-channel running mean of the activations,
-          updated while training.
+          updated while training; a batch whose mean is not finite (NaN or
+          inf activations) does not update it.
         - "temporal": feature sequences (B, T, D) or (T, D), hidden in
           segments along T. The "mean" fill is the dataset's mean feature,
           computed by `adapt()`.
 
     Args:
-        patch_size: cell size in pixels (square cells) or, in temporal mode,
-            segment length in steps; a float in (0, 1) is a fraction of each
-            side (the paper's N/L); 0 means "no hiding". A list: each image
-            draws one entry uniformly (the paper's mixed setting,
-            `[0, 16, 32, 44, 56]`).
+        patch_size: the type decides the unit. An int is the cell size in
+            pixels (square cells) or, in temporal mode, the segment length
+            in steps; 0 means "no hiding". A float must be in (0, 1): a
+            fraction of each side (the paper's N/L); `16.0` or `1.0` is an
+            error. A list of these: each image draws one entry uniformly
+            (the paper's mixed setting, `[0, 16, 32, 44, 56]`).
         hide_prob: probability of hiding each cell, in [0, 1].
         fill_value: "mean" (see modes), a number, or one value per channel.
             Integer inputs get the fill rounded to the nearest integer.
@@ -61,9 +63,14 @@ class HideAndSeek(DataLayer):
         data_format: "channels_last" or "channels_first" (images and feature
             maps); defaults to `keras.config.image_data_format()`.
 
-    The output has the input's shape and dtype (uint8 stays uint8, float16
-    stays float16). Under a `tf.distribute` strategy each replica draws its
-    own patterns.
+    Inputs are tensors, arrays or nested lists of numbers (Python floats
+    become floatx, ints int32, as in Keras's own layers). The output has the
+    input's shape and dtype (uint8 stays uint8, float16 stays float16). An
+    input with a zero-length axis is refused when the length is known at
+    the call (or trace), and returned unchanged when it is known only at run
+    time (as `keras.layers.RandomErasing` does); an empty batch is returned
+    unchanged. Under a `tf.distribute` strategy each replica
+    draws its own patterns.
 
     Example:
 
@@ -153,6 +160,12 @@ class HideAndSeek(DataLayer):
                 "HideAndSeek needs a known channel (feature) dimension. "
                 f"Received: shape={tuple(shape)}"
             )
+        if 0 in shape[1 - batched :]:
+            axes = "(T, D)" if self.mode == "temporal" else "(H, W, C)"
+            raise ValueError(
+                f"HideAndSeek cannot hide cells of empty inputs: every {axes} "
+                f"axis must have length >= 1. Received: shape={tuple(shape)}"
+            )
         if (
             self.mode == "image"
             and rank == 3
@@ -214,9 +227,13 @@ class HideAndSeek(DataLayer):
     def adapt(self, data, batch_size=None, steps=None):
         """Computes the fill: the per-channel mean of the training data.
 
+        Data with NaN or inf values is refused (ValueError, with their count)
+        and nothing is stored.
+
         Args:
             data: the training inputs in the units the layer will see: an
-                array (N, H, W, C) / (N, T, D) (or one sample), or a
+                array or nested lists (N, H, W, C) / (N, T, D) (or one
+                sample), or a
                 `tf.data.Dataset` of such batches or samples, or of
                 `(inputs, targets, ...)` tuples (only inputs are used).
             batch_size: rows of an array summed at a time (memory only).
@@ -234,8 +251,9 @@ class HideAndSeek(DataLayer):
                 )
             )
         channel_axis = -3 if self._channels_first else -1
-        total, count, first_shape = None, 0, None
+        total, count, first_shape, non_finite = None, 0, None, 0
         for chunk in _chunks(data, batch_size or 256, steps):
+            _numeric_dtype(chunk.dtype, "data")
             if first_shape is None:
                 first_shape = chunk.shape
                 self._check_input(tuple(chunk.shape))
@@ -246,13 +264,29 @@ class HideAndSeek(DataLayer):
                     f"{first_shape[channel_axis]} to {chunk.shape[-1]}."
                 )
             sums = chunk.reshape(-1, chunk.shape[-1]).sum(0, dtype=np.float64)
+            if not np.isfinite(sums).all():  # NaN or inf in the chunk
+                non_finite += chunk.size - np.count_nonzero(np.isfinite(chunk))
             total = sums if total is None else total + sums
             count += chunk.size // chunk.shape[-1]
         if count == 0:
             raise ValueError("adapt() received no data.")
+        if non_finite:
+            raise ValueError(
+                "adapt() data has non-finite values (NaN or inf): "
+                f"{non_finite} of {count * first_shape[channel_axis]} values. "
+                "The mean fill would not be finite: clean the data (e.g. "
+                "np.nan_to_num) or pass a number as `fill_value`."
+            )
+        with np.errstate(over="ignore"):
+            mean = (total / count).astype("float32")
+        if not np.isfinite(mean).all():
+            raise ValueError(
+                "adapt() data's per-channel mean does not fit in float32 "
+                f"(|mean| > 3.4e38). Received: mean={total / count}"
+            )
         if not self.built:
             self.build(tuple(first_shape))
-        self.mean.assign((total / count).astype("float32"))
+        self.mean.assign(mean)
         self.count.assign(float(count))
         self._adapted = True
 
@@ -263,6 +297,7 @@ class HideAndSeek(DataLayer):
 
     # -------------------------------------------------------------------- call
     def __call__(self, inputs, *args, **kwargs):
+        inputs = _numeric_inputs(inputs)
         if not runtime.in_foreign_tf_graph(inputs):
             return super(DataLayer, self).__call__(inputs, *args, **kwargs)
         # In a TF graph (tf.data): TensorFlow ops whatever the Keras backend,
@@ -291,11 +326,6 @@ class HideAndSeek(DataLayer):
         backend = self.backend
         np_ = backend.numpy
         dtype = keras.backend.standardize_dtype(inputs.dtype)
-        if not (keras.backend.is_float_dtype(dtype) or keras.backend.is_int_dtype(dtype)):
-            raise ValueError(
-                "HideAndSeek expects real-valued numeric inputs (uint8, int, "
-                f"float). Received: dtype={dtype}"
-            )
         channels = self._check_input(tuple(inputs.shape))
         unbatched = len(inputs.shape) == self._batched_rank - 1
         x = np_.expand_dims(inputs, 0) if unbatched else inputs
@@ -354,17 +384,26 @@ class HideAndSeek(DataLayer):
         return backend.cast(values, dtype)
 
     def _update_running_mean(self, x):
-        """Moves the running mean towards the batch mean; returns it."""
+        """Moves the running mean towards the batch mean; returns it.
+
+        A batch whose mean is not finite (NaN or inf activations, or no
+        values) leaves the running mean and its count as they are: its
+        hidden cells get the mean so far (zeros before any finite batch).
+        """
         np_ = self.backend.numpy
         axes = (0, 2, 3) if self._channels_first else (0, 1, 2)
         batch_mean = np_.mean(self.backend.cast(x, "float32"), axis=axes)
+        batch_mean = self.backend.core.stop_gradient(batch_mean)  # a statistic
+        finite = np_.all(np_.isfinite(batch_mean))
+        current = self.backend.convert_to_tensor(self.mean)
         mean = np_.where(
             self.count > 0,
-            self.momentum * self.mean + (1 - self.momentum) * batch_mean,
+            self.momentum * current + (1 - self.momentum) * batch_mean,
             batch_mean,
         )
+        mean = np_.where(finite, mean, current)
         self.mean.assign(mean)
-        self.count.assign(self.count + 1)
+        self.count.assign(self.count + self.backend.cast(finite, "float32"))
         return mean
 
     def get_config(self):
@@ -423,6 +462,49 @@ def _check_fill_value(value):
     )
 
 
+def _numeric_dtype(dtype, name):
+    """`dtype` as a Keras dtype name; raises unless it is int or float."""
+    try:
+        standard = keras.backend.standardize_dtype(dtype)
+    except ValueError:  # str, bytes, object: no Keras dtype
+        standard = None
+    if standard is None or not (
+        keras.backend.is_float_dtype(standard) or keras.backend.is_int_dtype(standard)
+    ):
+        raise ValueError(
+            f"HideAndSeek expects `{name}` of a real-valued numeric dtype "
+            f"(uint8, int or float). Received: {name} of dtype {dtype}"
+        )
+    return standard
+
+
+def _numeric_array(value, name):
+    """Nested lists or Python numbers as a NumPy array of numbers."""
+    try:
+        array = np.asarray(value)
+    except ValueError as error:  # ragged nested lists
+        raise ValueError(
+            f"HideAndSeek expects `{name}` as a rectangular array of numbers; "
+            f"nested lists must have equal lengths. Received: {error}"
+        ) from None
+    _numeric_dtype(array.dtype, name)
+    return array
+
+
+def _numeric_inputs(inputs):
+    """Checks the dtype of layer inputs; converts plain Python values.
+
+    Nested lists and numbers convert as Keras's own layers convert them:
+    floats to floatx, ints to int32.
+    """
+    if hasattr(inputs, "dtype"):  # tensors, arrays, KerasTensors
+        _numeric_dtype(inputs.dtype, "inputs")
+        return inputs
+    array = _numeric_array(inputs, "inputs")
+    integer = np.issubdtype(array.dtype, np.integer)
+    return array.astype("int32" if integer else keras.config.floatx())
+
+
 def _chunks(data, batch_size, steps):
     """Yields numpy arrays from an array or a `tf.data.Dataset`."""
     if hasattr(data, "as_numpy_iterator"):
@@ -439,7 +521,10 @@ def _chunks(data, batch_size, steps):
                 element = element["images"]
             yield np.asarray(element)
         return
-    array = keras.ops.convert_to_numpy(data)
+    if isinstance(data, (list, tuple, str, bytes)):
+        array = _numeric_array(data, "data")
+    else:
+        array = keras.ops.convert_to_numpy(data)
     if array.ndim == 0:
         raise ValueError(f"adapt() expects an array of inputs. Received: {data!r}")
     for start in range(0, len(array), batch_size):

@@ -64,7 +64,7 @@ def make_plan(backend, lengths, cells, channels_first):
     """
     lengths, cells = tuple(lengths), tuple(tuple(c) for c in cells)
     grid = tuple(
-        _max(backend, [_ceil_div(n, _or_length(c[a], n)) for c in cells])
+        _max(backend, [_ceil_div(n, _or_length(backend, c[a], n)) for c in cells])
         for a, n in enumerate(lengths)
     )
     units = tuple(
@@ -120,19 +120,22 @@ def hide_blocks(backend, x, hidden, choice, fill, plan):
     for n, u in zip(plan.lengths, plan.units):
         blocks += [n // u, u]
         mask_dims += [n // u, 1]
+    # The batch is explicit: a -1 cannot be inferred for an empty input.
     if plan.channels_first:  # [B, C, n0/u0, u0, n1/u1, u1]
-        blocked = (-1, shape[1], *blocks)
-        mask_shape = (-1, 1, *mask_dims)
+        blocked = (shape[0], shape[1], *blocks)
+        mask_shape = (shape[0], 1, *mask_dims)
         fill_row = np_.reshape(fill, (1, -1, *[1] * len(blocks)))
     else:  # [B, n0/u0, u0, ..., n/u, u * C]: long contiguous inner runs
-        blocked = (-1, *blocks[:-1], blocks[-1] * shape[-1])
-        mask_shape = (-1, *mask_dims)
+        blocked = (shape[0], *blocks[:-1], blocks[-1] * shape[-1])
+        mask_shape = (shape[0], *mask_dims)
         fill_row = np_.reshape(
             np_.tile(fill, (plan.units[-1],)), (1, *[1] * (len(blocks) - 1), -1)
         )
     dtype = keras.backend.standardize_dtype(x.dtype)
     view = INT_VIEWS[np.dtype(dtype).itemsize]
-    bits = np_.reshape(np_.view(x, view), blocked)
+    # Reshaped before the view: the view needs a static last axis, and the
+    # blocked last axis is one (u * C, or u) even when x's is not.
+    bits = np_.view(np_.reshape(x, blocked), view)
     fill_bits = np_.view(fill_row, view)
     # -1 (all bits set) in hidden blocks, 0 elsewhere.
     mask = backend.cast(block_mask(backend, hidden, choice, plan), view)
@@ -140,7 +143,7 @@ def hide_blocks(backend, x, hidden, choice, fill, plan):
     bits = np_.bitwise_xor(
         bits, np_.bitwise_and(np_.bitwise_xor(bits, fill_bits), mask)
     )
-    return np_.view(np_.reshape(bits, shape), dtype)
+    return np_.reshape(np_.view(bits, dtype), shape)
 
 
 def hide(backend, x, seed, fill, plan, hide_prob, replica=(0, 1)):
@@ -175,13 +178,18 @@ def xla_hide(plan, hide_prob, num_replicas):
     """
     import tensorflow as tf
 
-    backend = DynamicBackend("tensorflow")
-
-    def kernel(x, seed, replica_id, fill):
-        replica = (replica_id, num_replicas)
-        return hide(backend, x, seed, fill, plan, hide_prob, replica)
-
+    # A partial, not a closure: TensorFlow counts traces per Python function
+    # (a closure's code is shared by all kernels) and would warn of
+    # "retracing" after 5 shapes, though each kernel is traced once.
+    kernel = functools.partial(
+        _kernel, DynamicBackend("tensorflow"), plan, hide_prob, num_replicas
+    )
     return tf.function(kernel, jit_compile=True, autograph=False)
+
+
+def _kernel(backend, plan, hide_prob, num_replicas, x, seed, replica_id, fill):
+    replica = (replica_id, num_replicas)
+    return hide(backend, x, seed, fill, plan, hide_prob, replica)
 
 
 def block_mask(backend, hidden, choice, plan):
@@ -210,7 +218,7 @@ def block_mask(backend, hidden, choice, plan):
     for axis, (n, step) in enumerate(zip(plan.lengths, plan.units)):
         options = (hiding_cells or plan.cells)[:1] if shared else plan.cells
         table = np_.stack([
-            backend.cast(_or_length(c[axis], n), "float32") for c in options
+            backend.cast(_or_length(backend, c[axis], n), "float32") for c in options
         ])
         cell = table[:1] if shared else np_.matmul(pick, table)  # (1,) or (B,)
         index = np_.arange(0, n, step, dtype="int32")[None, :] // backend.cast(
@@ -219,14 +227,16 @@ def block_mask(backend, hidden, choice, plan):
         grid = np_.arange(plan.grid[axis], dtype="int32")
         one_hot = backend.cast(index[:, :, None] == grid, "float32")  # (B|1, P, G)
         one_hots.append(one_hot[0] if shared else one_hot)
-    flags = -np_.reshape(backend.cast(hidden, "float32"), (-1, *plan.grid))
+    batch = backend.core.shape(choice)[0]
+    flags = -np_.reshape(backend.cast(hidden, "float32"), (batch, *plan.grid))
     b = "" if shared else "b"
     if len(one_hots) == 1:
         blocks = np_.einsum(f"{b}pg,bg->bp", one_hots[0], flags)
     else:
         rows = np_.einsum(f"{b}pg,bgk->bpk", one_hots[0], flags)
         blocks = np_.einsum(f"bpk,{b}qk->bpq", rows, one_hots[1])
-        blocks = np_.reshape(blocks, (backend.core.shape(choice)[0], -1))
+        (n0, n1), (u0, u1) = plan.lengths, plan.units
+        blocks = np_.reshape(blocks, (batch, (n0 // u0) * (n1 // u1)))
     if not all(active):
         on = np_.matmul(pick, np_.array(active, dtype="float32"))
         blocks = blocks * on[:, None]
@@ -271,9 +281,16 @@ def _hides(cell_length):
     return not (isinstance(cell_length, int) and cell_length == 0)
 
 
-def _or_length(cell_length, axis_length):
-    """The cell length, or one cell spanning the axis for "no hiding"."""
-    return cell_length if _hides(cell_length) else axis_length
+def _or_length(backend, cell_length, axis_length):
+    """The cell length, or one cell spanning the axis for "no hiding".
+
+    At least 1: an axis known only at run time may be empty.
+    """
+    if _hides(cell_length):
+        return cell_length
+    if isinstance(axis_length, int):
+        return axis_length
+    return backend.numpy.maximum(axis_length, 1)
 
 
 def _max(backend, values):
