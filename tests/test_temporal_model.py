@@ -94,17 +94,17 @@ def test_saved_and_loaded_it_gives_the_same_cams(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"feature_dim": 0}, "`feature_dim`"),
+        ({"input_shape": (None, 0)}, "`input_shape`"),
         ({"num_classes": 1}, "`num_classes`"),
         ({"filters": 2.5}, "`filters`"),
         ({"pooling": "sum"}, "`pooling`"),
-        ({"num_steps": 0}, "`num_steps`"),
+        ({"input_shape": (0, 8)}, "`input_shape`"),
         ({"has": HideAndSeek(16)}, "mode='temporal'"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        zoo.temporal_cam_net(**{"feature_dim": 8, "num_classes": 3, **kwargs})
+        zoo.temporal_cam_net(**{"input_shape": (None, 8), "num_classes": 3, **kwargs})
 
 
 def test_ten_crops_are_refused_for_sequences():

@@ -397,11 +397,8 @@ def test_temporal_cam_net_takes_num_classes_and_input_shape():
     paper = zoo.temporal_cam_net(101, input_shape=(None, 4096))
     assert paper.count_params() == 2_349_601  # (4096 + 1) 500 + (500 + 1) 500 + (500 + 1) 101
     assert zoo.temporal_cam_net(3, (40, 7), "avg", filters=2).input_shape == (None, 40, 7)
-    # The keyword spelling of older code builds the same input.
-    older = zoo.temporal_cam_net(3, feature_dim=7, num_steps=40, filters=2)
-    assert older.input_shape == (None, 40, 7)
-    with pytest.raises(ValueError, match="not both"):
-        zoo.temporal_cam_net(3, input_shape=(None, 7), feature_dim=7)
+    with pytest.raises(TypeError, match="feature_dim"):  # one spelling: input_shape=(T, D)
+        zoo.temporal_cam_net(3, feature_dim=7)
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,6 @@ def temporal_cam_net(
     pooling="max",
     has=None,
     filters=500,
-    *,
-    feature_dim=None,
-    num_steps=None,
 ):
     """Two pointwise convs over a feature sequence, global pooling, softmax.
 
@@ -37,25 +34,11 @@ def temporal_cam_net(
             the input features (training only). The recipe hides in its
             tf.data pipeline instead; both hide the same way.
         filters: kernels of each conv (paper: 500).
-        feature_dim, num_steps: the older spelling of
-            `input_shape=(num_steps, feature_dim)`, keyword only.
 
     Returns:
         A functional `keras.Model` (B, T, D) -> (B, num_classes).
     """
     heads.check_num_classes(num_classes)
-    if feature_dim is not None or num_steps is not None:
-        if input_shape is not None:
-            raise ValueError(
-                "Pass `input_shape=(T, D)` or its older spelling `num_steps=T, feature_dim=D`, "
-                f"not both. Received: input_shape={input_shape!r}, num_steps={num_steps!r}, "
-                f"feature_dim={feature_dim!r}"
-            )
-        if not heads.is_int(feature_dim) or feature_dim < 1:
-            raise ValueError(f"`feature_dim` must be an int >= 1. Received: {feature_dim!r}")
-        if num_steps is not None and not (heads.is_int(num_steps) and num_steps >= 1):
-            raise ValueError(f"`num_steps` must be None or an int >= 1. Received: {num_steps!r}")
-        input_shape = (num_steps, feature_dim)
     shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else ()
     if (
         len(shape) != 2
