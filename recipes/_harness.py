@@ -1,11 +1,13 @@
-"""The one training harness under the recipes: flags, strategy, training, resuming, results.
+"""The one training harness under the recipes: strategy, training, resuming, results.
 
-A recipe is a thin script on top of it:
+Its flags are in `recipes._flags` (which imports no TensorFlow: parse first, then import this).
+A recipe is a thin script on top of both:
 
     parser = argparse.ArgumentParser(description=__doc__)
-    harness.add_training_flags(parser, {"epochs": 30, "batch_size": 64, "lr": 0.01, "lr_end": 1e-4})
+    flags.add_training_flags(parser, {"epochs": 30, "batch_size": 64, "lr": 0.01, "lr_end": 1e-4})
     parser.add_argument("--classes", type=int, default=16)   # the recipe's own flags
     args = parser.parse_args()
+    from recipes import _harness as harness
     strategy = harness.setup(args)   # FIRST: before any other TensorFlow op (multiworker needs it)
 
     base = tf.data.Dataset.from_tensor_slices((images, labels))
@@ -19,7 +21,9 @@ What `train` does, in `--out`:
 
     config.json                   the run's flags; a different run in the same --out is refused
     backup/                       the last finished epoch's model + optimizer state (BackupAndRestore)
-    checkpoints/epoch_XXX.weights.h5   model weights after each epoch (XXX counts from 1)
+    checkpoints/epoch_XXX.weights.h5   model weights after each epoch (XXX counts from 1): the
+                                  last --keep-checkpoints and the best (lowest val_loss, or
+                                  loss without validation data)
     logs/                         TensorBoard (when the tensorboard package is installed)
     log.csv                       one row per finished epoch, kept across resumes, never twice
     final.weights.h5              the trained model's weights; once there, the run is finished
@@ -54,7 +58,6 @@ iterator) and, with several workers, averages the metric values over the replica
 `axis=None`. Both patches are in this file (`_build_from_specs`, `_patch_keras_multiworker`).
 """
 
-import argparse
 import csv
 import glob
 import importlib.util
@@ -66,36 +69,21 @@ import shutil
 import time
 import zlib
 
+import keras_has  # noqa: F401  first: it imports Keras (and TensorFlow) quietly
+
+# isort: split
 import keras
 import numpy as np
 import tensorflow as tf
 
-STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
-SCHEDULES = ("exponential", "cosine", "step", "constant")
-OPTIMIZERS = ("sgd", "adam")
-PRECISIONS = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
-
-# Flags that say where and how a run executes, not what it computes: not part of its config.
-RUNTIME_FLAGS = frozenset({"out", "overwrite", "strategy", "deterministic"})
-
-DEFAULTS = {
-    "epochs": 30,
-    "batch_size": 64,
-    "lr": 0.01,
-    "lr_end": 1e-4,
-    "lr_schedule": "exponential",
-    "optimizer": "sgd",
-    "momentum": 0.9,
-    "weight_decay": 5e-4,
-    "strategy": "auto",
-    "mixed_precision": "off",
-    "xla": False,
-    "out": "runs/run",
-    "seed": 0,
-    "deterministic": False,
-    "keep_checkpoints": 0,
-    "overwrite": False,
-}
+from recipes._flags import (
+    PRECISIONS,
+    RUNTIME_FLAGS,
+    SCHEDULES,
+    STRATEGIES,
+    FlagError,
+    check_flags,
+)
 
 CONFIG_FILE = "config.json"
 FINAL_WEIGHTS = "final.weights.h5"
@@ -109,196 +97,15 @@ _TMP_PREFIX = ".tmp-"
 NO_DECAY = r"(^|/)(bias|gamma|beta)(:\d+)?$"
 
 
-class RunConfigError(ValueError):
+class RunConfigError(FlagError):
     """`--out` holds a run with different flags."""
+
+    def __init__(self, message):
+        super().__init__("--out", message)
 
 
 # ---------------------------------------------------------------------------------------------
-# Flags
-
-
-def _positive(kind):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if not value > 0 or (kind is float and not math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text}")
-        return value
-
-    parse.__name__ = f"positive {kind.__name__}"
-    return parse
-
-
-def _non_negative(kind):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if not value >= 0 or (kind is float and not math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-        return value
-
-    parse.__name__ = f"non-negative {kind.__name__}"
-    return parse
-
-
-def _momentum(text):
-    value = _non_negative(float)(text)
-    if value >= 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
-
-
-def recipe_parser(doc, datasets, dataset_help, argv=None, also=()):
-    """The first stage of a recipe's flags, whose other defaults depend on the data set.
-
-    Returns (known, parser): `known` holds --dataset (default "builtin", one of `datasets`) and
-    the `also` flags (default None) as `argv` gives them; `parser` is the recipe's full parser
-    (description: `doc`'s first paragraph), --dataset already added with `dataset_help`.
-    """
-    first = argparse.ArgumentParser(add_help=False)
-    first.add_argument("--dataset", default="builtin", choices=sorted(datasets))
-    for flag in also:
-        first.add_argument(flag, default=None)
-    known, _ = first.parse_known_args(argv)
-    parser = argparse.ArgumentParser(
-        description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--dataset",
-        default="builtin",
-        choices=sorted(datasets),
-        help=f"{dataset_help} (%(default)s)",
-    )
-    return known, parser
-
-
-def add_training_flags(parser, defaults=None):
-    """Adds the harness's flags to `parser`, with the recipe's `defaults` (dests as keys).
-
-    `defaults` overrides `DEFAULTS`, e.g. `{"epochs": 30, "batch_size": 64, "lr": 0.01}`; an
-    unknown key is an error. Returns the argument group.
-    """
-    defaults = dict(defaults or {})
-    unknown = sorted(set(defaults) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown harness defaults {unknown}; known: {sorted(DEFAULTS)}")
-    d = {**DEFAULTS, **defaults}
-    group = parser.add_argument_group("training (recipes/_harness.py)")
-    add = group.add_argument
-    add("--epochs", type=_positive(int), default=d["epochs"], help="Epochs to train. (%(default)s)")
-    add(
-        "--batch-size",
-        type=_positive(int),
-        default=d["batch_size"],
-        help="GLOBAL batch size, over all replicas and workers; each replica gets "
-        "batch-size / replicas. (%(default)s)",
-    )
-    add("--lr", type=_positive(float), default=d["lr"], help="Initial learning rate. (%(default)s)")
-    add(
-        "--lr-end",
-        type=_positive(float),
-        default=d["lr_end"],
-        help="Learning rate at the last step (not above --lr; ignored by 'constant'). "
-        "(%(default)s)",
-    )
-    add(
-        "--lr-schedule",
-        choices=SCHEDULES,
-        default=d["lr_schedule"],
-        help="How the rate goes from --lr at step 0 to --lr-end at the last step: exponential "
-        "(geometric, every step), cosine, step (drops by 10x, or equal factors, at equally "
-        "spaced points: round(log10(lr / lr-end)) drops), constant (--lr). (%(default)s)",
-    )
-    add(
-        "--optimizer",
-        choices=OPTIMIZERS,
-        default=d["optimizer"],
-        help="sgd (with --momentum; the paper's) or adam (Keras defaults but the rate). "
-        "(%(default)s)",
-    )
-    add(
-        "--momentum",
-        type=_momentum,
-        default=d["momentum"],
-        help="SGD momentum (not used by adam). (%(default)s)",
-    )
-    add(
-        "--weight-decay",
-        type=_non_negative(float),
-        default=d["weight_decay"],
-        help="Keras's decoupled weight decay (w -= lr * wd * w each step; not L2 in the loss), "
-        "on kernels only, not on biases and batch-norm parameters. (%(default)s)",
-    )
-    add(
-        "--strategy",
-        choices=STRATEGIES,
-        default=d["strategy"],
-        help="tf.distribute strategy. auto: multiworker if TF_CONFIG names several tasks, else "
-        "a TPU if one resolves, else mirrored over several GPUs, else default (one device). "
-        "mirrored: all GPUs (or all logical CPUs). multiworker: MultiWorkerMirroredStrategy "
-        "from TF_CONFIG. (%(default)s)",
-    )
-    add(
-        "--mixed-precision",
-        choices=tuple(PRECISIONS),
-        default=d["mixed_precision"],
-        help="Keras mixed-precision policy: off (float32), float16 (mixed_float16, with loss "
-        "scaling; slow on CPUs), bfloat16 (mixed_bfloat16). (%(default)s)",
-    )
-    add(
-        "--xla",
-        action=argparse.BooleanOptionalAction,
-        default=d["xla"],
-        help="Compile the train step with XLA (jit_compile). (%(default)s)",
-    )
-    add(
-        "--out",
-        default=d["out"],
-        help="Run directory: config, backup, checkpoints, logs, final weights, results. "
-        "(%(default)s)",
-    )
-    add(
-        "--seed",
-        type=_non_negative(int),
-        default=d["seed"],
-        help="keras.utils.set_random_seed: Python, NumPy, TensorFlow, Keras. (%(default)s)",
-    )
-    add(
-        "--deterministic",
-        action=argparse.BooleanOptionalAction,
-        default=d["deterministic"],
-        help="tf.config.experimental.enable_op_determinism(): deterministic kernels where "
-        "TensorFlow has them (ops without one then fail), slower. Small models then repeat bit "
-        "for bit; the WSOL main job on a CPU still differs from run to run. (%(default)s)",
-    )
-    add(
-        "--keep-checkpoints",
-        type=_non_negative(int),
-        default=d["keep_checkpoints"],
-        help="Keep the last N epoch checkpoints (0: all). (%(default)s)",
-    )
-    add(
-        "--overwrite",
-        action="store_true",
-        default=d["overwrite"],
-        help="If --out holds a run with different flags, delete its files and start over. A "
-        "run with the same flags is always resumed (or loaded, if finished), so this same "
-        "command can be started again after a kill.",
-    )
-    return group
-
-
-def check_flags(args):
-    """Raises ValueError if the flags cannot work together."""
-    if args.lr_schedule != "constant" and args.lr_end > args.lr:
-        raise ValueError(
-            f"--lr-end {args.lr_end} is above --lr {args.lr}: the schedules only decrease "
-            "(use --lr-schedule constant for a fixed rate)"
-        )
+# Run identity
 
 
 def run_config(args, ignore=()):
@@ -465,9 +272,10 @@ def setup(args):
     keras.mixed_precision.set_global_policy(PRECISIONS[args.mixed_precision])
     replicas = strategy.num_replicas_in_sync
     if args.batch_size % replicas:
-        raise ValueError(
-            f"--batch-size {args.batch_size} (the global batch) does not split evenly over "
-            f"{replicas} replicas; use a multiple of {replicas}"
+        raise FlagError(
+            "--batch-size",
+            f"{args.batch_size} (the global batch) does not split evenly over {replicas} "
+            f"replicas; use a multiple of {replicas}",
         )
     _State.strategy, _State.args = strategy, args
     if is_chief(strategy):
@@ -762,11 +570,17 @@ class _Backup(keras.callbacks.BackupAndRestore):
 
 
 class _EpochCheckpoints(keras.callbacks.Callback):
-    """checkpoints/epoch_XXX.weights.h5 after every epoch (model only), atomically."""
+    """checkpoints/epoch_XXX.weights.h5 after every epoch (model only), atomically.
 
-    def __init__(self, folder, keep=0, temporary=False):
+    Keeps the last `keep` epochs' files and the best epoch's: the lowest `monitor` among the
+    epochs logged in `log` (a `_CSVLog`, so a resumed run knows the earlier epochs) and this
+    one. keep=0 keeps all. `temporary`: a worker off the chief, whose files go at once.
+    """
+
+    def __init__(self, folder, keep, temporary, monitor, log):
         super().__init__()
         self.folder, self.keep, self.temporary = folder, keep, temporary
+        self.monitor, self.log = monitor, log
 
     def on_epoch_end(self, epoch, logs=None):
         path = os.path.join(self.folder, f"epoch_{epoch + 1:03d}.weights.h5")
@@ -774,12 +588,19 @@ class _EpochCheckpoints(keras.callbacks.Callback):
         if self.temporary:  # a worker off the chief: the save ran, the file goes
             os.remove(path)
             return
-        if self.keep:
-            names = sorted(
-                (n for n in os.listdir(self.folder) if n.startswith("epoch_")),
-                key=lambda n: int(n[len("epoch_") :].split(".")[0]),
-            )
-            for name in names[: -self.keep]:
+        if not self.keep:
+            return
+        values = {row["epoch"]: row.get(self.monitor, math.nan) for row in self.log.rows}
+        values[epoch + 1] = float((logs or {}).get(self.monitor, math.nan))
+        scored = [(v, e) for e, v in values.items() if not math.isnan(v)]
+        epochs = {
+            int(n[len("epoch_") :].split(".")[0]): n
+            for n in os.listdir(self.folder)
+            if n.startswith("epoch_")
+        }
+        kept = set(sorted(epochs)[-self.keep :]) | ({min(scored)[1]} if scored else set())
+        for e, name in epochs.items():
+            if e not in kept:
                 os.remove(os.path.join(self.folder, name))
 
 
@@ -1016,6 +837,8 @@ def train(
 
     # The run in --out: same flags (resume / load), or different (refuse, or start over).
     stored = read_json(os.path.join(out, CONFIG_FILE))
+    if stored is not None:  # written before a flag became a runtime flag
+        stored = {k: v for k, v in stored.items() if k not in RUNTIME_FLAGS}
     fresh = False
     if stored is not None and stored != config:
         differences = "\n".join(_config_differences(stored, config))
@@ -1090,12 +913,14 @@ def train(
             fit_steps = steps
         else:
             dataset, fit_steps = train_data, steps_per_epoch
-        harness_callbacks = [
-            _EpochCheckpoints(
-                os.path.join(write_dir, CHECKPOINT_DIR), args.keep_checkpoints, not chief
-            ),
+        checkpoints = _EpochCheckpoints(
+            os.path.join(write_dir, CHECKPOINT_DIR),
+            args.keep_checkpoints,
+            not chief,
+            "loss" if val_data is None else "val_loss",
             csv_log,
-        ]
+        )
+        harness_callbacks = [checkpoints, csv_log]
         if chief and _tensorboard_installed():
             harness_callbacks.append(
                 keras.callbacks.TensorBoard(os.path.join(out, LOG_DIR), write_graph=False)

@@ -11,13 +11,14 @@ of the picture is one setting, each column one image.
 import argparse
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from keras_has import HideAndSeek, viz  # first: it imports Keras (and TensorFlow) quietly
 
+# isort: split
 import cv2
 import numpy as np
 import tensorflow as tf
 
-from keras_has import HideAndSeek, viz
+from recipes import _flags as flags
 
 SETTINGS = {
     "original": None,
@@ -79,15 +80,17 @@ def picture(rows):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
-    parser.add_argument("--images", type=int, default=4, help="images per row (default: 4)")
+    parser = argparse.ArgumentParser(
+        prog="python -m recipes.demo",
+        description=__doc__.split("\n")[0],
+        formatter_class=flags.HelpFormatter,
+    )
+    parser.add_argument("--out", default="runs/demo", help="Output folder.")
+    parser.add_argument("--images", type=flags.positive(int), default=4, help="Images per row.")
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed for scenes and patterns (default: 0)"
+        "--seed", type=flags.non_negative(int), default=0, help="Seed for scenes and patterns."
     )
     args = parser.parse_args(argv)
-    if args.images < 1:
-        parser.error("--images must be at least 1")
 
     images = scenes(args.images, args.seed)
     rows = {}

@@ -16,6 +16,10 @@ import os
 import statistics
 import sys
 
+from recipes import _flags as flags
+
+PROG = "python -m recipes.summarize"
+
 
 def load(paths):
     """{model: {metric: [value per run]}} from the runs' results.json files."""
@@ -26,12 +30,12 @@ def load(paths):
             with open(file) as f:
                 results = json.load(f)
         except (OSError, ValueError) as e:
-            raise SystemExit(f"summarize: cannot read {file}: {e}") from None
+            raise flags.FlagError("runs", f"cannot read {file}: {e}") from e
         models = {k: v for k, v in results.items() if isinstance(v, dict)}
         order = results.get("models", sorted(models))  # the recipe's order: baseline first
         models = {k: models[k] for k in order if k in models}
         if not models:
-            raise SystemExit(f"summarize: {file} holds no model results (dicts of metrics)")
+            raise flags.FlagError("runs", f"{file} holds no model results (dicts of metrics)")
         for model, metrics in models.items():
             for key, value in metrics.items():
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -74,13 +78,16 @@ def summary(table, keys=None):
     return "\n".join(lines)
 
 
+@flags.cli(PROG)
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=flags.HelpFormatter
+    )
     parser.add_argument("runs", nargs="+", help="Run folders (or their results.json files).")
     parser.add_argument(
         "--metrics",
         default=None,
-        help="Comma-separated metric keys to show, in order. (all the runs share)",
+        help="Comma-separated metric keys to show, in order. (default: all the runs share)",
     )
     args = parser.parse_args(argv)
     table = load(args.runs)

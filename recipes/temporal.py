@@ -16,21 +16,16 @@ continues where it was.
 """
 
 import argparse
+import functools
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# TensorFlow, Keras, keras_has and the zoo are imported after the flags are parsed.
+from recipes import _flags as flags
 
-import numpy as np
-import tensorflow as tf
-
-import zoo
-from keras_has import CAMModel, viz
-from keras_has.data import synthetic_videos, thumos, videos
-from keras_has.metrics.temporal import TIOU_THRESHOLDS, detection_map
-from keras_has.segments import above_threshold, cam_to_segments
-from recipes import _harness as harness
-
+PROG = "python -m recipes.temporal"
+# What a THUMOS14-style set is read from: flags for the training videos, --eval-* for the test.
+THUMOS_FILES = ("features_dir", "annotations_dir", "split")
 DATASET_DEFAULTS = {
     "builtin": {
         "filters": 128,
@@ -50,21 +45,29 @@ DATASET_DEFAULTS = {
         "train": {"epochs": 50, "batch_size": 32, "lr": 0.01, "lr_end": 1e-4},
     },
 }
-METRICS = [
-    ("top1_cls", "Top-1 classification (a label of the video)"),
-    *[(f"map@{t:g}", f"mAP @ tIoU {t:g}") for t in TIOU_THRESHOLDS],
-    ("map_mean", "mAP, mean over tIoU 0.1-0.5"),
-    *[
-        (f"cam_on_{name}", f"{name} steps in the CAM (>= threshold)")
-        for name in ("background", *synthetic_videos.PHASE_NAMES)
-    ],
-]
 
 
-def parse_args(argv=None):
-    """Two stages: --dataset chooses the other flags' defaults."""
-    known, parser = harness.recipe_parser(
+def metric_rows():
+    """The table's rows: (results key, label)."""
+    from keras_has.data import synthetic_videos
+    from keras_has.metrics.temporal import TIOU_THRESHOLDS
+
+    return [
+        ("top1_cls", "Top-1 classification (a label of the video)"),
+        *[(f"map@{t:g}", f"mAP @ tIoU {t:g}") for t in TIOU_THRESHOLDS],
+        ("map_mean", "mAP, mean over tIoU 0.1-0.5"),
+        *[
+            (f"cam_on_{name}", f"{name} steps in the CAM (>= threshold)")
+            for name in ("background", *synthetic_videos.PHASE_NAMES)
+        ],
+    ]
+
+
+def make_parser(argv=None):
+    """The recipe's parser: --dataset in `argv` chooses the other flags' defaults."""
+    known, parser = flags.recipe_parser(
         __doc__,
+        PROG,
         DATASET_DEFAULTS,
         "builtin (generated videos of features, no download) or thumos (local feature files "
         "and THUMOS14 annotation files).",
@@ -72,113 +75,115 @@ def parse_args(argv=None):
     )
     data = DATASET_DEFAULTS[known.dataset]
     add = parser.add_argument
-    add("--features-dir", help="thumos: folder of <video>.npy feature arrays (N, D).")
-    add("--annotations-dir", help="thumos: folder of <Class>_<split>.txt annotations.")
-    add("--split", default="val", help="thumos: the annotation files' split suffix. (val)")
-    add("--labels-file", help="thumos: optional '<video> <Class>' video-level labels.")
-    add(
+    for_thumos = functools.partial(flags.add_dataset_flag, parser, ("thumos",))
+    for_builtin = functools.partial(flags.add_dataset_flag, parser, ("builtin",))
+    for_thumos("--features-dir", help="folder of <video>.npy feature arrays (N, D); needed.")
+    for_thumos("--annotations-dir", help="folder of <Class>_<split>.txt annotations; needed.")
+    for_thumos("--split", default="val", help="the annotation files' split suffix.")
+    for_thumos("--labels-file", help="optional '<video> <Class>' video-level labels.")
+    for_thumos(
         "--eval-features-dir",
-        help="thumos: features of the evaluation videos (default: --features-dir; the paper "
-        "trains on all THUMOS14 validation videos and localizes on the same videos).",
+        help="features of the evaluation videos (default: --features-dir; the paper trains on "
+        "all THUMOS14 validation videos and localizes on the same videos).",
     )
-    add("--eval-annotations-dir", help="thumos: their annotations (default: --annotations-dir).")
-    add("--eval-split", help="thumos: their split suffix (default: --split).")
-    add(
+    for_thumos("--eval-annotations-dir", help="their annotations (default: --annotations-dir).")
+    for_thumos("--eval-split", help="their split suffix (default: --split).")
+    for_thumos(
         "--features-per-second",
-        type=float,
+        type=flags.positive(float),
         default=10.0,
-        help="thumos: feature rate of the files (paper: C3D, 10/s). (%(default)s)",
+        help="feature rate of the files (paper: C3D, 10/s).",
     )
     add(
         "--num-steps",
-        type=int,
+        type=flags.positive(int),
         default=2000,
-        help="F_total: features uniformly sampled per video. (%(default)s)",
+        help="F_total: features uniformly sampled per video.",
     )
-    add(
-        "--segment",
-        default="100",
-        help="F_segment: steps per hidden segment (comma-separated to draw one per video), or "
-        "'off' for Video-full only. (%(default)s)",
-    )
-    add("--hide-prob", type=float, default=0.5, help="Probability of hiding a segment. (0.5)")
+    flags.add_has_flags(parser, "temporal", "100")
     add(
         "--compare",
         action=argparse.BooleanOptionalAction,
         default=known.dataset == "builtin",
-        help="Also train Video-full (no hiding) and print both side by side. (%(default)s)",
+        help="Also train Video-full (no hiding) and print both side by side.",
     )
     add("--pooling", default="max", choices=["max", "avg"], help="Global max (paper) or average.")
     add(
         "--filters",
-        type=int,
+        type=flags.positive(int),
         default=data["filters"],
-        help="Kernels of each 1x1 conv (paper: 500). (%(default)s)",
+        help="Kernels of each 1x1 conv (paper: 500).",
     )
     add(
         "--cam-threshold",
-        type=float,
+        type=flags.fraction,
         default=0.5,
-        help="Fraction of the CAM max that makes a step part of a detection. (%(default)s)",
+        help="Fraction of the CAM max that makes a step part of a detection.",
     )
-    add("--train-videos", type=int, default=300, help="builtin: training videos. (%(default)s)")
-    add("--test-videos", type=int, default=200, help="builtin: test videos. (%(default)s)")
-    add("--classes", type=int, default=5, help="builtin: action classes. (%(default)s)")
-    add("--feature-dim", type=int, default=64, help="builtin: feature size D. (%(default)s)")
-    add("--eval-batch-size", type=int, default=50, help="Videos per evaluation batch.")
-    add("--figure-videos", type=int, default=4, help="Videos in fig8.png. (%(default)s)")
-    harness.add_training_flags(parser, data["train"])
-    args = parser.parse_args(argv)
-    if args.dataset == "thumos" and not (args.features_dir and args.annotations_dir):
-        parser.error("--dataset thumos needs --features-dir and --annotations-dir")
-    if not 0 <= args.cam_threshold <= 1:
-        parser.error("--cam-threshold must be in [0, 1]")
-    if args.num_steps < 1:
-        parser.error("--num-steps must be >= 1")
-    args.segments = None if args.segment == "off" else _segments(parser, args.segment)
+    for_builtin("--train-videos", type=flags.positive(int), default=300, help="training videos.")
+    for_builtin("--test-videos", type=flags.positive(int), default=200, help="test videos.")
+    for_builtin("--classes", type=flags.positive(int), default=5, help="action classes.")
+    for_builtin("--feature-dim", type=flags.positive(int), default=64, help="feature size D.")
+    add(
+        "--eval-batch-size",
+        type=flags.positive(int),
+        default=50,
+        help="Videos per evaluation batch.",
+    )
+    add("--figure-videos", type=flags.positive(int), default=4, help="Videos in fig8.png.")
+    flags.add_training_flags(parser, data["train"])
+    return parser
+
+
+def parse_args(argv=None):
+    """The flags; checks what needs no data and no TensorFlow (FlagError), and `check_flags`
+    the rest."""
+    args = flags.parse(make_parser(argv), argv)
+    if args.dataset == "builtin":
+        flags.check_batch_size(args, args.train_videos, "training videos (--train-videos)")
+        return args
+    for flag, what in (("--features-dir", "features"), ("--annotations-dir", "annotations")):
+        if getattr(args, flag[2:].replace("-", "_")) is None:
+            raise flags.FlagError(flag, f"--dataset thumos needs the folder of the {what}")
+    for name in ("features_dir", "annotations_dir", "eval_features_dir", "eval_annotations_dir"):
+        if getattr(args, name) is not None:
+            flags.check_path("--" + name.replace("_", "-"), getattr(args, name))
+    if args.labels_file is not None:
+        flags.check_path("--labels-file", args.labels_file, folder=False)
     return args
 
 
-def _segments(parser, text):
-    try:
-        values = [int(item) for item in text.split(",")]
-    except ValueError:
-        values = []
-    if not values or min(values) < 0:
-        parser.error(f"--segment: expected steps such as 100 (or 0,50,100), or off; got {text!r}")
-    return values[0] if len(values) == 1 else values
+def check_flags(args):
+    """The flags by the library's rules; sets `args.segments` (None: no hiding).
+
+    After `harness.setup` (the HaS check makes a layer), before any data.
+    """
+    from keras_has.data import synthetic_videos
+
+    if args.dataset == "builtin" and args.classes < synthetic_videos.MIN_CLASSES:
+        raise flags.FlagError(
+            "--classes",
+            f"the built-in videos have at least {synthetic_videos.MIN_CLASSES} classes; got "
+            f"{args.classes}",
+        )
+    args.segments = flags.check_has_flags(args, "temporal", args.num_steps)
 
 
 def sources(args):
     """(train, test, phases): `VideoSet`s, and the built-in test videos' phases (else None)."""
+    from keras_has.data import synthetic_videos
+
     if args.dataset == "builtin":
         made = [
             synthetic_videos.make(count, args.classes, args.feature_dim, args.num_steps, seed=seed)
             for count, seed in ((args.train_videos, 1), (args.test_videos, 2))
         ]
         return made[0].video_set(args.classes), made[1].video_set(args.classes), made[1].phases
-    common = {"features_per_second": args.features_per_second, "num_steps": args.num_steps}
-    train = thumos.thumos(
-        args.features_dir,
-        args.annotations_dir,
-        split=args.split,
-        labels_file=args.labels_file,
-        **common,
-    )
-    evaluation = (
-        args.eval_features_dir or args.features_dir,
-        args.eval_annotations_dir or args.annotations_dir,
-        args.eval_split or args.split,
-    )
+    train = read_thumos(args)
+    evaluation = [getattr(args, f"eval_{k}") for k in ("features_dir", "annotations_dir", "split")]
     test = train  # the paper's default: localize on the training videos, read once
-    if evaluation != (args.features_dir, args.annotations_dir, args.split):
-        test = thumos.thumos(
-            *evaluation[:2],
-            split=evaluation[2],
-            labels_file=args.labels_file,
-            classes=train.classes,
-            **common,
-        )
+    if any(v not in (None, getattr(args, k)) for v, k in zip(evaluation, THUMOS_FILES)):
+        test = read_thumos(args, evaluation=True, classes=train.classes)
     sets = {"training": train} if test is train else {"training": train, "evaluation": test}
     for name, video_set in sets.items():
         if video_set.skipped:
@@ -186,8 +191,36 @@ def sources(args):
     return train, test, None
 
 
+def read_thumos(args, evaluation=False, classes=None):
+    """The THUMOS14-style `VideoSet` of the training (or evaluation) flags; a problem with its
+    files is a FlagError naming the flag that gave them."""
+    from keras_has.data import thumos
+
+    given = {k: (getattr(args, k), "--" + k.replace("_", "-")) for k in THUMOS_FILES}
+    if evaluation:  # the --eval-* flags given, else the training ones
+        for k in THUMOS_FILES:
+            if getattr(args, f"eval_{k}") is not None:
+                given[k] = getattr(args, f"eval_{k}"), "--eval-" + k.replace("_", "-")
+    given["labels_file"] = args.labels_file, "--labels-file"
+    try:
+        return thumos.thumos(
+            given["features_dir"][0],
+            given["annotations_dir"][0],
+            features_per_second=args.features_per_second,
+            num_steps=args.num_steps,
+            split=given["split"][0],
+            labels_file=args.labels_file,
+            classes=classes,
+        )
+    except thumos.ThumosFilesError as error:
+        raise flags.FlagError(given[error.argument][1], error.problem) from error
+
+
 def feature_mean(args, train):
     """The dataset's mean feature, computed once and kept in --out."""
+    from keras_has.data import videos
+    from recipes import _harness as harness
+
     key = {k: getattr(args, k) for k in ("dataset", "num_steps", "features_dir", "split")}
     if args.dataset == "builtin":
         key.update({k: getattr(args, k) for k in ("train_videos", "classes", "feature_dim")})
@@ -196,6 +229,10 @@ def feature_mean(args, train):
 
 
 def train_model(args, name, segments, train, mean):
+    import zoo
+    from keras_has.data import videos
+    from recipes import _harness as harness
+
     run = argparse.Namespace(**vars(args))
     run.out = os.path.join(args.out, name)
     run.segment = "off" if segments is None else args.segment
@@ -213,20 +250,15 @@ def train_model(args, name, segments, train, mean):
 
     def build():
         return zoo.temporal_cam_net(
-            dim, len(train.classes), pooling=args.pooling, filters=args.filters
+            len(train.classes), input_shape=(None, dim), pooling=args.pooling, filters=args.filters
         )
 
-    steps = train.num_videos // args.batch_size
-    if steps < 1:
-        raise ValueError(
-            f"--batch-size {args.batch_size} is larger than the {train.num_videos} training videos"
-        )
     config = harness.run_config(run, ignore=("compare", "figure_videos", "eval_batch_size"))
     model, _ = harness.train(
         build,
         epoch_data,
         run,
-        steps_per_epoch=steps,
+        steps_per_epoch=train.num_videos // args.batch_size,
         loss="categorical_crossentropy",
         metrics=("categorical_accuracy",),
         config=config,
@@ -237,6 +269,11 @@ def train_model(args, name, segments, train, mean):
 
 def localize(args, model, test):
     """Per video: its name, label vector, step length, and for each class the 1-D CAM (T, C)."""
+    import tensorflow as tf
+
+    from keras_has import CAMModel
+    from keras_has.data import videos
+
     cams = CAMModel(model, classes="all")
     run = tf.function(lambda x: cams(x))
     for batch in videos.eval_dataset(test, args.eval_batch_size):
@@ -253,6 +290,12 @@ def localize(args, model, test):
 def evaluate(args, model, test, phases=None):
     """mAP at each tIoU of the ground-truth classes' detections, Top-1 classification, and
     with the built-in test `phases` (N, T), the fraction of each phase's steps in the CAM."""
+    import numpy as np
+
+    from keras_has.data import synthetic_videos
+    from keras_has.metrics.temporal import detection_map
+    from keras_has.segments import above_threshold, cam_to_segments
+
     found, right, count, start = [], 0, 0, 0
     on, steps = np.zeros(4), np.zeros(4)
     for names, labels, step_seconds, probabilities, cams in localize(args, model, test):
@@ -283,6 +326,11 @@ def evaluate(args, model, test, phases=None):
 
 def figure(args, models, test):
     """Fig. 8: for a few test videos, the ground truth and each model's CAM and segments."""
+    import numpy as np
+
+    from keras_has import viz
+    from keras_has.segments import cam_to_segments
+
     truth = {}
     for video, class_id, begin, end in test.ground_truth:
         truth.setdefault(video, []).append((begin, end))
@@ -299,10 +347,17 @@ def figure(args, models, test):
     return viz.write_png(os.path.join(args.out, "fig8.png"), picture)
 
 
+@flags.cli(PROG)
 def main(argv=None):
     args = parse_args(argv)
+    import numpy as np
+
+    from recipes import _harness as harness
+
     harness.setup(args)
+    check_flags(args)
     train, test, phases = sources(args)
+    flags.check_batch_size(args, train.num_videos, "training videos")
     mean = feature_mean(args, train)
     print(
         f"fill: mean feature of {train.num_videos} training videos (|mean| "
@@ -320,7 +375,7 @@ def main(argv=None):
         results[name] = evaluate(args, model, test, phases)
         harness.write_results(out, results[name])
         models[name] = model
-    print(harness.metric_table(results, METRICS), flush=True)
+    print(harness.metric_table(results, metric_rows()), flush=True)
     if harness.is_chief():
         harness.write_results(args.out, {"models": list(results), **results})
         print(f"wrote {figure(args, models, test)} and {os.path.join(args.out, 'results.json')}")

@@ -17,21 +17,19 @@ Started again with the same command, a killed run continues where it was.
 import argparse
 import os
 import sys
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# TensorFlow, Keras, keras_has and the zoo are imported after the flags are parsed.
+from recipes import _flags as flags
 
-import numpy as np
-import tensorflow as tf
+if TYPE_CHECKING:
+    import tensorflow as tf
 
-import zoo
-from keras_has import CAMModel, viz
-from keras_has.boxes import cam_to_boxes, normalize_cams
-from keras_has.data import pipeline, synthetic
-from keras_has.metrics import LocalizationMetrics
-from recipes import _harness as harness
+    from keras_has.data import synthetic
 
-# Paper settings per network (Sec. 4.1.1): epochs, CAM threshold, crop.
+PROG = "python -m recipes.wsol"
+# Paper settings per network (Sec. 4.1.1): epochs, CAM threshold, crop. The keys are
+# zoo.BUILDERS's (a test checks it).
 PAPER = {
     "alexnet_gap": {"epochs": 55, "cam_threshold": 0.2, "crop": 227},
     "googlenet_gap": {"epochs": 40, "cam_threshold": 0.3, "crop": 224},
@@ -72,6 +70,7 @@ DATASET_DEFAULTS = {
         "train": {"batch_size": 128, "lr": 0.01, "lr_end": 1e-4},
     },
 }
+TITLES = {"cub": "CUB-200-2011", "imagenet": "ILSVRC2012"}
 METRICS = [
     ("top1_cls", "Top-1 classification"),
     ("top1_loc", "Top-1 Loc (IoU >= 0.5)"),
@@ -87,10 +86,11 @@ METRICS = [
 ]
 
 
-def parse_args(argv=None):
-    """Two stages: --dataset and --model choose the other flags' defaults."""
-    known, parser = harness.recipe_parser(
+def make_parser(argv=None):
+    """The recipe's parser: --dataset and --model in `argv` choose the other flags' defaults."""
+    known, parser = flags.recipe_parser(
         __doc__,
+        PROG,
         DATASET_DEFAULTS,
         "builtin (generated, no download), cub (TFDS caltech_birds2011) or imagenet "
         "(TFDS imagenet2012 with the ILSVRC validation box XMLs).",
@@ -102,92 +102,139 @@ def parse_args(argv=None):
     paper = PAPER.get(model, PAPER["alexnet_gap"])
     train_defaults = {"epochs": paper["epochs"], **data["train"]}
     add = parser.add_argument
-    add("--data-dir", default=None, help="TFDS data folder for cub/imagenet. (TFDS default)")
-    add("--val-boxes-dir", default=None, help="imagenet: folder of the validation box XMLs.")
-    add("--model", default=model, choices=sorted(zoo.BUILDERS), help="Zoo network. (%(default)s)")
+    flags.add_dataset_flag(
+        parser,
+        ("cub", "imagenet"),
+        "--data-dir",
+        help="TFDS data folder (default: TFDS's, $TFDS_DATA_DIR or ~/tensorflow_datasets).",
+    )
+    flags.add_dataset_flag(
+        parser,
+        ("imagenet",),
+        "--val-boxes-dir",
+        help="folder of the ILSVRC2012 validation box XMLs (val/ of "
+        "ILSVRC2012_bbox_val_v3.tgz): the evaluation's boxes.",
+    )
+    add("--model", default=model, choices=sorted(PAPER), help="Zoo network.")
     add(
         "--width",
-        type=float,
+        type=flags.positive(float),
         default=data["width"],
-        help="Filter multiplier of alexnet_gap/googlenet_gap. (%(default)s)",
+        help="Filter multiplier of alexnet_gap/googlenet_gap.",
     )
     add("--pooling", default="avg", choices=["avg", "max"], help="GAP or GMP (Table IV).")
-    add(
-        "--has",
-        default=data["has"],
-        help="Hide-and-Seek patch sizes, comma-separated (0 = no hiding for that draw; a "
-        "fraction < 1 is a fraction of the side), or 'off' for the GAP baseline. "
-        "(%(default)s)",
-    )
-    add("--hide-prob", type=float, default=0.5, help="Probability of hiding a patch. (0.5)")
+    flags.add_has_flags(parser, "image", data["has"])
     add(
         "--compare",
         action=argparse.BooleanOptionalAction,
         default=known.dataset == "builtin",
-        help="Also train the baseline (no hiding) and print both side by side. (%(default)s)",
+        help="Also train the baseline (no hiding) and print both side by side.",
     )
     add(
         "--resize",
-        type=int,
+        type=flags.positive(int),
         default=data["resize"],
-        help="Images are resized to this square side. (%(default)s)",
+        help="Images are resized to this square side.",
     )
     add(
         "--crop",
-        type=int,
+        type=flags.positive(int),
         default=data["crop"] or paper["crop"],
-        help="Training crop and test 10-crop side. (%(default)s)",
+        help="Training crop and test 10-crop side.",
     )
     add(
         "--ten-crop",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="Average probabilities and CAMs of 10 crops at test time. (%(default)s)",
+        help="Average probabilities and CAMs of 10 crops at test time.",
     )
     add(
         "--cam-threshold",
-        type=float,
+        type=flags.fraction,
         default=paper["cam_threshold"],
-        help="Fraction of the CAM max for Top-1/GT-known Loc (paper: 0.2 AlexNet, 0.3 "
-        "GoogLeNet). (%(default)s)",
+        help="Fraction of the CAM max for Top-1/GT-known Loc (paper: 0.2 AlexNet, 0.3 GoogLeNet).",
     )
-    add("--train-images", type=int, default=2400, help="builtin: training images. (%(default)s)")
-    add("--test-images", type=int, default=1000, help="builtin: test images. (%(default)s)")
-    add("--eval-batch-size", type=int, default=50, help="Images per evaluation batch.")
-    add("--figure-images", type=int, default=6, help="Images in fig5.png. (%(default)s)")
-    harness.add_training_flags(parser, train_defaults)
-    args = parser.parse_args(argv)
+    flags.add_dataset_flag(
+        parser,
+        ("builtin",),
+        "--train-images",
+        type=flags.positive(int),
+        default=2400,
+        help="training images.",
+    )
+    flags.add_dataset_flag(
+        parser,
+        ("builtin",),
+        "--test-images",
+        type=flags.positive(int),
+        default=1000,
+        help="test images.",
+    )
+    add(
+        "--eval-batch-size",
+        type=flags.positive(int),
+        default=50,
+        help="Images per evaluation batch.",
+    )
+    add("--figure-images", type=flags.positive(int), default=6, help="Images in fig5.png.")
+    flags.add_training_flags(parser, train_defaults)
+    return parser
+
+
+def parse_args(argv=None):
+    """The flags; checks what needs no data and no TensorFlow (FlagError), and `check_flags`
+    the rest."""
+    args = flags.parse(make_parser(argv), argv)
     if args.crop > args.resize:
-        parser.error(f"--crop {args.crop} must not exceed --resize {args.resize}")
-    if not 0 <= args.cam_threshold <= 1:
-        parser.error("--cam-threshold must be in [0, 1]")
-    args.patch_sizes = None if args.has == "off" else _patch_sizes(parser, args.has)
+        raise flags.FlagError("--crop", f"{args.crop} is larger than --resize {args.resize}")
+    if args.dataset == "builtin":
+        flags.check_batch_size(args, args.train_images, "training images (--train-images)")
+        return args
+    if args.data_dir is not None:
+        flags.check_path("--data-dir", args.data_dir)
+    if args.dataset == "imagenet":
+        if args.val_boxes_dir is None:
+            raise flags.FlagError(
+                "--val-boxes-dir",
+                "--dataset imagenet is evaluated on the validation split: give the folder of "
+                "its box XMLs (val/ of ILSVRC2012_bbox_val_v3.tgz)",
+            )
+        flags.check_path("--val-boxes-dir", args.val_boxes_dir)
     return args
 
 
-def _patch_sizes(parser, text):
-    sizes = []
-    for item in text.split(","):
-        try:
-            value = float(item)
-        except ValueError:
-            parser.error(f"--has: {item!r} is not a number; expected e.g. 0,16,32,44,56 or off")
-        sizes.append(int(value) if value >= 1 or value == 0 else value)
-    return sizes
+def check_flags(args):
+    """The flags by the library's rules; sets `args.patch_sizes` (None: no hiding).
+
+    After `harness.setup` (the HaS check makes a layer), before any data.
+    """
+    from keras_has.data import synthetic
+
+    if args.dataset == "builtin" and args.resize < synthetic.MIN_IMAGE_SIZE:
+        raise flags.FlagError(
+            "--resize",
+            f"the built-in images are at least {synthetic.MIN_IMAGE_SIZE} pixels; got "
+            f"{args.resize}",
+        )
+    args.patch_sizes = flags.check_has_flags(args, "image", args.crop)
 
 
 class Data(NamedTuple):
     """The recipe's data: sources in the package's format, and what the recipe needs to know."""
 
-    train: tf.data.Dataset
-    test: tf.data.Dataset
+    train: "tf.data.Dataset"
+    test: "tf.data.Dataset"
     num_classes: int
     num_train: int  # training examples: an epoch is num_train // batch_size steps
     animals: "synthetic.Animals | None"  # the built-in test set (for the part analysis)
 
 
 def sources(args):
-    """The `Data` of --dataset."""
+    """The `Data` of --dataset; a data set missing where the flags say is a FlagError."""
+    from keras_has import data
+    from keras_has.data import ilsvrc, pipeline, synthetic
+    from keras_has.data.sources import DataNotPreparedError
+
     if args.dataset == "builtin":
         train, test = (
             synthetic.make(count, args.resize, 8, seed=seed)
@@ -197,14 +244,21 @@ def sources(args):
             pipeline.from_arrays(a.images, a.labels, a.boxes, a.masks) for a in (train, test)
         )
         return Data(train_source, test_source, 8, args.train_images, test)
-    from keras_has import data
-
-    if args.dataset == "cub":
-        train, info = data.cub("train", args.data_dir, masks=False)
-        test, _ = data.cub("test", args.data_dir)
-    else:
-        train, info = data.imagenet("train", args.data_dir)
-        test, _ = data.imagenet("validation", args.data_dir, args.val_boxes_dir)
+    try:
+        if args.dataset == "cub":
+            train, info = data.cub("train", args.data_dir, masks=False)
+            test, _ = data.cub("test", args.data_dir)
+        else:
+            train, info = data.imagenet("train", args.data_dir)
+            test, _ = data.imagenet("validation", args.data_dir, args.val_boxes_dir)
+    except DataNotPreparedError as error:
+        raise flags.FlagError(
+            "--data-dir",
+            f"no {TITLES[args.dataset]} ({error.name}) in {error.data_dir}. {error.how} Or give "
+            "the folder that holds it.",
+        ) from error
+    except (ilsvrc.BoxesNotFoundError, ilsvrc.BoxXMLError) as error:
+        raise flags.FlagError("--val-boxes-dir", str(error)) from error
     # TFDS records the split's size; only when it does not, count it (one pass).
     num_train = info.num_examples or int(train.reduce(0, lambda count, _: count + 1))
     return Data(train, test, info.num_classes, num_train, None)
@@ -212,6 +266,9 @@ def sources(args):
 
 def dataset_mean(args, train):
     """The training-set mean at --resize, computed once and kept in --out."""
+    from keras_has.data import pipeline
+    from recipes import _harness as harness
+
     key = {"dataset": args.dataset, "resize": args.resize}
     if args.dataset == "builtin":
         key["train_images"] = args.train_images
@@ -220,6 +277,10 @@ def dataset_mean(args, train):
 
 
 def train_model(args, name, patch_sizes, data, mean):
+    import zoo
+    from keras_has.data import pipeline
+    from recipes import _harness as harness
+
     run = argparse.Namespace(**vars(args))
     run.out = os.path.join(args.out, name)
     run.has = "off" if patch_sizes is None else args.has
@@ -246,13 +307,13 @@ def train_model(args, name, patch_sizes, data, mean):
         **harness.run_config(run, ignore=("compare", "figure_images", "eval_batch_size")),
         "patch_sizes": patch_sizes,
     }
-    steps = data.num_train // args.batch_size
-    if steps < 1:
-        raise ValueError(
-            f"--batch-size {args.batch_size} is larger than the {data.num_train} training images"
-        )
     model, _ = harness.train(
-        build, epoch_data, run, steps_per_epoch=steps, config=config, verbose=0
+        build,
+        epoch_data,
+        run,
+        steps_per_epoch=data.num_train // args.batch_size,
+        config=config,
+        verbose=0,
     )
     return model, run.out
 
@@ -264,6 +325,13 @@ def evaluate(args, model, test, animals=None, mean=None):
     CAM is: the fraction of each part's pixels at or above --cam-threshold, and the accuracy
     on the test images with the head hidden (filled with the mean), i.e. from the body alone.
     """
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_has import CAMModel
+    from keras_has.data import pipeline
+    from keras_has.metrics import LocalizationMetrics
+
     crop = args.crop if args.ten_crop else None
     cams = CAMModel(model, classes="given", crop_size=crop)
     run = tf.function(lambda x, y: cams(x, class_ids=y))
@@ -294,11 +362,18 @@ class _PartCoverage:
     NAMES = ("background", "head", "body", "legs")  # the values of `Animals.part_masks`
 
     def __init__(self, threshold, fill):
+        import numpy as np
+
         self.threshold, self.fill = threshold, fill
         self.on, self.pixels = np.zeros(4), np.zeros(4)
         self.right_without_head = self.images = 0
 
     def update(self, model, maps, images, part_masks, labels):
+        import numpy as np
+
+        from keras_has.boxes import normalize_cams
+        from keras_has.data import pipeline
+
         kept = normalize_cams(maps) >= self.threshold
         for value in range(4):
             where = part_masks == value
@@ -319,6 +394,10 @@ class _PartCoverage:
 
 def figure(args, models, test):
     """Fig. 5: for a few test images, each model's box (green; red: truth) and CAM."""
+    from keras_has import CAMModel, viz
+    from keras_has.boxes import cam_to_boxes
+    from keras_has.data import pipeline
+
     batch = next(iter(pipeline.eval_dataset(test, args.figure_images, args.resize)))
     crop = args.crop if args.ten_crop else None
     methods = {}
@@ -331,10 +410,17 @@ def figure(args, models, test):
     return viz.write_png(os.path.join(args.out, "fig5.png"), picture)
 
 
+@flags.cli(PROG)
 def main(argv=None):
     args = parse_args(argv)
+    import numpy as np
+
+    from recipes import _harness as harness
+
     harness.setup(args)
+    check_flags(args)
     data = sources(args)
+    flags.check_batch_size(args, data.num_train, "training images")
     mean = dataset_mean(args, data.train)
     print(f"fill: training-set mean RGB {np.round(mean, 1).tolist()}", flush=True)
     runs = (

@@ -13,6 +13,14 @@ from hypothesis import strategies as st
 from keras_has import boxes as boxes_lib
 from keras_has.boxes import box_iou, cam_to_boxes, normalize_cams, threshold_sweep
 
+# Tolerances. Boxes come from integer masks (pixel indices): compared exactly. IoUs are float64
+# host arithmetic on small integer areas (one division each): HOST, far below the 1e-3 and more
+# that a different box or overlap changes them by. Where both sides are the same elementwise
+# float64 formula on the same boxes (IEEE +, -, *, / and min/max, no reduction order), they are
+# bit-identical and compared exactly.
+HOST = {"rtol": 0, "atol": 1e-12}  # float64 host arithmetic (assert_allclose)
+HOST_APPROX = {"abs": 1e-12}  # float64 host arithmetic (pytest.approx)
+
 # --------------------------------------------------------------------------
 # The oracle: plain Python, no OpenCV, no NumPy vectorization.
 
@@ -138,7 +146,7 @@ def test_constant_map_has_no_box_above_zero():
     cams = np.stack([np.full((6, 7), 3.0, np.float32), np.zeros((6, 7), np.float32)])
     np.testing.assert_array_equal(cam_to_boxes(cams, 0.2), np.zeros((2, 4)))
     assert [b.shape for b in cam_to_boxes(cams, 0.2, all_components=True)] == [(0, 4)] * 2
-    np.testing.assert_array_equal(normalize_cams(cams), np.zeros((2, 6, 7)))
+    np.testing.assert_array_equal(normalize_cams(cams), np.zeros((2, 6, 7)))  # selected fill
     # Normalized to zeros everywhere, so threshold 0 keeps the whole image.
     np.testing.assert_array_equal(cam_to_boxes(cams, 0.0), [[0, 0, 7, 6]] * 2)
 
@@ -166,6 +174,7 @@ def test_batch_shapes_and_dtypes():
     np.testing.assert_array_equal([b[0] for b in every], out)
     norm = normalize_cams(cams.reshape(5, 1, 9, 11))
     assert norm.shape == (5, 1, 9, 11) and norm.dtype == np.float32
+    # Exact: (low - low) / span is 0 and (high - low) / span is 1 in IEEE arithmetic.
     assert norm.min() == 0 and norm.max() == 1
 
 
@@ -177,9 +186,9 @@ def test_box_iou_hand_cases():
         [4 / 16, 0.0, 0.0],  # inside
         [0.0, 0.0, 0.0],  # zero width
     ]
-    np.testing.assert_allclose(box_iou(a, b), expected)
+    np.testing.assert_allclose(box_iou(a, b), expected, **HOST)
     assert box_iou(np.zeros((0, 4)), b).shape == (0, 3)
-    assert box_iou([[0, 0, 0, 0]], [[0, 0, 0, 0]])[0, 0] == 0.0
+    assert box_iou([[0, 0, 0, 0]], [[0, 0, 0, 0]])[0, 0] == 0.0  # the fill of an empty union
 
 
 def test_sweep_hand_case():
@@ -193,8 +202,8 @@ def test_sweep_hand_case():
     # t<=0.5: halo (1, 1, 7, 7) IoU 20/40 with the first box; the far pixel
     # matches the second box exactly (IoU 1) but is not the largest.
     # t=1.1: nothing.
-    np.testing.assert_allclose(largest, [16 / 24, 0.24, 0.5, 0.5, 0.0])
-    np.testing.assert_allclose(every, [16 / 24, 0.24, 1.0, 1.0, 0.0])
+    np.testing.assert_allclose(largest, [16 / 24, 0.24, 0.5, 0.5, 0.0], **HOST)
+    np.testing.assert_allclose(every, [16 / 24, 0.24, 1.0, 1.0, 0.0], **HOST)
 
 
 def test_sweep_matches_one_opencv_call_per_threshold_on_upsampled_maps():
@@ -210,6 +219,7 @@ def test_sweep_matches_one_opencv_call_per_threshold_on_upsampled_maps():
         boxes = cam_to_boxes(cams, t, all_components=True)
         for i in range(3):
             ious = box_iou(boxes[i], gt[i]) if len(boxes[i]) else np.zeros((1, 1))
+            # Exact: the same integer boxes through the same elementwise float64 IoU formula.
             assert largest[i, k] == ious[0].max() and every[i, k] == ious.max()
 
 
@@ -228,7 +238,7 @@ def test_threads_and_chunks_give_the_same_boxes(monkeypatch):
         for a, b in zip(got, expected_all):
             np.testing.assert_array_equal(a, b)
         sweep = threshold_sweep(cams, gt, thresholds, num_workers=workers)
-        np.testing.assert_array_equal(sweep, expected_sweep)
+        np.testing.assert_array_equal(sweep, expected_sweep)  # same boxes, same float64 IoUs
 
 
 @pytest.mark.parametrize(
@@ -314,9 +324,10 @@ def test_sweep_matches_the_flood_fill_oracle(cams, thresholds, boxes):
         for k, t in enumerate(thresholds):
             found = [box for _, box in oracle_components(cam, t)]
             ious = [[oracle_iou(f, g) for g in gt[i]] for f in found]
-            assert largest[i, k] == pytest.approx(max(ious[0]) if found else 0.0, abs=1e-12)
+            # The oracle's Python-float IoU may round differently from NumPy's: HOST.
+            assert largest[i, k] == pytest.approx(max(ious[0]) if found else 0.0, **HOST_APPROX)
             assert every[i, k] == pytest.approx(
-                max(max(row) for row in ious) if found else 0.0, abs=1e-12
+                max(max(row) for row in ious) if found else 0.0, **HOST_APPROX
             )
 
 
@@ -329,8 +340,8 @@ def test_box_iou_matches_the_oracle(a, b):
     assert got.shape == (len(a), len(b))
     for i in range(len(a)):
         for j in range(len(b)):
-            assert got[i, j] == pytest.approx(oracle_iou(a[i], b[j]), abs=1e-12)
-            assert got[i, j] == pytest.approx(box_iou(b, a)[j, i], abs=1e-12)
+            assert got[i, j] == pytest.approx(oracle_iou(a[i], b[j]), **HOST_APPROX)
+            assert got[i, j] == pytest.approx(box_iou(b, a)[j, i], **HOST_APPROX)
 
 
 @pytest.mark.parametrize("density", [0.1, 0.4, 0.6, 0.8, 0.95])

@@ -55,18 +55,27 @@ def softmax(z):
 
 IMAGES = np.random.default_rng(0).random((4, 32, 32, 3), dtype=np.float32)
 
+# Tolerances: CAMs and probabilities are float32 device computations (matmuls, convolutions,
+# resizes, softmax) whose summation order depends on the CPU's kernels and threads, compared to
+# NumPy or to another forward pass. Values are O(1): about 1e-6 relative noise, so 1e-5 leaves
+# a margin and stays far below the differences a wrong class, crop or paste makes (1e-2 and up).
+# Probabilities are in (0, 1): 1e-5 relative, 1e-6 absolute.
+CAMS = {"rtol": 1e-5, "atol": 1e-5}  # float32, summation order depends on kernels/threads
+PROBS = {"rtol": 1e-5, "atol": 1e-6}  # float32, summation order depends on kernels/threads
+
 
 def test_cams_are_eq1_and_average_back_to_the_logits():
     model = classifier()
     out = CAMModel(model, classes="all", resize=False)(IMAGES)
     features, kernel, bias = features_and_kernel(model, IMAGES)
     cams = np.einsum("bhwk,kc->bhwc", features, kernel)
-    np.testing.assert_allclose(out["cams"], cams, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out["cams"], cams, **CAMS)
     # With GAP, the spatial mean of CAM(c) plus the bias is the logit of c.
     probabilities = softmax(cams.mean(axis=(1, 2)) + bias)
-    np.testing.assert_allclose(out["probabilities"], probabilities, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["probabilities"], probabilities, **PROBS)
     np.testing.assert_array_equal(out["class_ids"], np.tile(np.arange(5), (4, 1)))
-    np.testing.assert_allclose(out["scores"], out["probabilities"])
+    # Exact: with classes="all" the scores are the probabilities tensor itself.
+    np.testing.assert_array_equal(out["scores"], out["probabilities"])
 
 
 def test_top_k_and_given_classes_select_the_same_maps_as_all():
@@ -75,17 +84,16 @@ def test_top_k_and_given_classes_select_the_same_maps_as_all():
     top = CAMModel(model, classes=3)(IMAGES)
     order = np.argsort(-np.asarray(every["probabilities"]), axis=1)[:, :3]
     np.testing.assert_array_equal(top["class_ids"], order)
+    # Separate forward passes (and matmul shapes for the maps): float32 rounding apart.
     np.testing.assert_allclose(
-        top["scores"], np.take_along_axis(np.asarray(every["probabilities"]), order, 1)
+        top["scores"], np.take_along_axis(np.asarray(every["probabilities"]), order, 1), **PROBS
     )
     picked = np.take_along_axis(np.asarray(every["cams"]), order[:, None, None, :], 3)
-    np.testing.assert_allclose(top["cams"], picked, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(top["cams"], picked, **CAMS)
     labels = np.array([4, 0, 2, 2])
     given = CAMModel(model, classes="given")(IMAGES, class_ids=labels)
     np.testing.assert_allclose(
-        given["cams"][..., 0],
-        np.asarray(every["cams"])[np.arange(4), ..., labels],
-        atol=1e-5,
+        given["cams"][..., 0], np.asarray(every["cams"])[np.arange(4), ..., labels], **CAMS
     )
     np.testing.assert_array_equal(given["class_ids"][:, 0], labels)
 
@@ -95,7 +103,7 @@ def test_cams_are_upsampled_bilinearly_to_the_image():
     native = CAMModel(model, classes=2, resize=False)(IMAGES)["cams"]
     full = CAMModel(model, classes=2)(IMAGES)["cams"]
     assert tuple(full.shape) == (4, 32, 32, 2)
-    np.testing.assert_allclose(full, tf.image.resize(native, (32, 32)), atol=1e-5)
+    np.testing.assert_allclose(full, tf.image.resize(native, (32, 32)), **CAMS)
 
 
 @pytest.mark.parametrize(
@@ -127,7 +135,7 @@ def test_layers_are_found_in_a_nested_backbone_and_by_name():
     out = CAMModel(model, classes="all", resize=False)(IMAGES)
     features = np.asarray(backbone(IMAGES))
     kernel = model.get_layer("head").kernel.numpy()
-    np.testing.assert_allclose(out["cams"], features @ kernel, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out["cams"], features @ kernel, **CAMS)
     # By name, e.g. a head with two dense layers.
     inputs = keras.Input((32, 32, 3))
     f = keras.layers.Conv2D(4, 3, name="last_conv")(inputs)
@@ -149,7 +157,7 @@ def test_channels_first_features():
     images = np.moveaxis(IMAGES[:, :8, :8], -1, 1)
     out = CAMModel(model, classes="all", resize=False)(images)
     kernel = model.get_layer("dense").kernel.numpy()
-    np.testing.assert_allclose(out["cams"], np.moveaxis(images, 1, -1) @ kernel, atol=1e-5)
+    np.testing.assert_allclose(out["cams"], np.moveaxis(images, 1, -1) @ kernel, **CAMS)
     with pytest.raises(ValueError, match="channels_last"):
         CAMModel(model, crop_size=6)
 
@@ -187,6 +195,7 @@ def test_ten_crops_paste_maps_back_into_image_coordinates():
     images = np.random.default_rng(1).random((2, 13, 11, 3), dtype=np.float32)
     model = identity_classifier()
     out = CAMModel(model, classes="all", crop_size=(9, 8))(images)
+    # float32 means of up to 10 crops of values in [0, 1): ~1e-7 absolute rounding.
     np.testing.assert_allclose(out["cams"], images, rtol=1e-5, atol=1e-6)
     # Probabilities: the mean of the 10 crops' softmax(GAP(crop)).
     views = []
@@ -194,7 +203,7 @@ def test_ten_crops_paste_maps_back_into_image_coordinates():
         crop = images[:, t : t + 9, s : s + 8]
         views += [crop, crop[:, :, ::-1]]
     expected = np.mean([softmax(v.mean(axis=(1, 2))) for v in views], axis=0)
-    np.testing.assert_allclose(out["probabilities"], expected, rtol=1e-5)
+    np.testing.assert_allclose(out["probabilities"], expected, **PROBS)
 
 
 def test_ten_crops_of_a_network_average_the_crops_maps():
@@ -211,6 +220,7 @@ def test_ten_crops_of_a_network_average_the_crops_maps():
             maps = np.asarray(tf.image.resize(maps[..., None], (28, 28)))[..., 0]
             total[:, t : t + 28, s : s + 28] += maps[:, :, ::-1] if flip else maps
             count[t : t + 28, s : s + 28] += 1
+    # float32 network maps, resized and summed over up to 10 crops in another order: 1e-4.
     np.testing.assert_allclose(out["cams"][..., 0], total / count, rtol=1e-4, atol=1e-5)
 
 
@@ -227,9 +237,10 @@ def test_ensembles_average_normalized_maps_and_all_probabilities():
             single.max(axis=(1, 2), keepdims=True),
         )
         maps.append((single - low) / (high - low))
-    np.testing.assert_allclose(out["cams"], np.mean(maps, axis=0), atol=1e-5)
+    # Normalized maps in [0, 1] of separate float32 forward passes.
+    np.testing.assert_allclose(out["cams"], np.mean(maps, axis=0), **CAMS)
     probabilities = np.mean([m.predict(IMAGES, verbose=0) for m in (a, b, c)], axis=0)
-    np.testing.assert_allclose(out["probabilities"], probabilities, rtol=1e-5)
+    np.testing.assert_allclose(out["probabilities"], probabilities, **PROBS)
 
 
 def test_mixed_precision_cams_are_float32():
@@ -252,11 +263,14 @@ def test_ten_crops_cover_images_larger_than_twice_the_crop():
     cams = np.asarray(cam_model(image)["cams"])
     assert cams.shape == (1, 300, 451, 3) and np.isfinite(cams).all()
     expected = tf.image.resize(tf.image.resize(image, (256, 256)), (300, 451))
-    np.testing.assert_allclose(cams, expected, atol=1e-5)  # float32 sums of 10 crops
+    np.testing.assert_allclose(cams, expected, rtol=0, atol=1e-5)  # float32 sums of 10 crops
     graph = tf.function(cam_model)(tf.constant(image))["cams"]
-    np.testing.assert_allclose(graph, cams, atol=1e-6)  # graph kernels may sum differently
+    # Graph kernels may sum differently; values in [0, 1], ~1e-7 rounding.
+    np.testing.assert_allclose(graph, cams, rtol=0, atol=1e-6)
     # Integer boxes: the object's edges blur over 2 pixels, down then up.
-    np.testing.assert_allclose(cam_to_boxes(cams[..., 0], 0.5), [[150, 80, 380, 200]], atol=2)
+    np.testing.assert_allclose(
+        cam_to_boxes(cams[..., 0], 0.5), [[150, 80, 380, 200]], rtol=0, atol=2
+    )
 
 
 @given(
@@ -275,7 +289,7 @@ def test_ten_crop_cams_are_finite_for_any_image_at_least_the_crop(crop, scale, i
     low, high = images.min(axis=(1, 2), keepdims=True), images.max(axis=(1, 2), keepdims=True)
     assert (cams >= low - 1e-5).all() and (cams <= high + 1e-5).all()  # float32 rounding
     if size[0] <= 2 * crop[0] and size[1] <= 2 * crop[1]:  # covered as it is
-        np.testing.assert_allclose(cams, images, atol=1e-5)  # float32 sums of 10 crops
+        np.testing.assert_allclose(cams, images, rtol=0, atol=1e-5)  # float32 sums of 10 crops
 
 
 def test_cam_model_input_range_config_and_quiet_export():

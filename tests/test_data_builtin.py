@@ -98,6 +98,7 @@ def test_training_pipeline_is_seeded_and_hides_with_the_mean(animals):
         return [(x.numpy(), y.numpy()) for x, y in data.take(2)]
 
     first, again = batches(1), batches(1)
+    # Exact: the same seeds select the same uint8 pixels, normalized by the same elementwise op.
     for (x, y), (x2, y2) in zip(first, again):
         np.testing.assert_array_equal(x, x2)
         np.testing.assert_array_equal(y, y2)
@@ -105,6 +106,8 @@ def test_training_pipeline_is_seeded_and_hides_with_the_mean(animals):
     x, y = first[0]
     assert x.shape == (16, 96, 96, 3) and x.dtype == np.float32
     fill = np.rint(mean).astype(np.float32) / 127.5 - 1.0
+    # Hidden pixels are the uint8 fill, normalized in float32; 1e-6 is a margin for rounding,
+    # far below one pixel level (1 / 127.5), so no other value passes for the fill.
     hidden = np.all(np.abs(x - fill) < 1e-6, axis=-1)
     assert 0.2 < hidden.mean() < 0.8  # hide_prob 0.5 on 32-pixel cells
     baseline = pipeline.train_dataset(source, 16, 108, 96, None, seed=1)

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from keras_has.data import ilsvrc, sources
-from keras_has.data.ilsvrc import BoxXMLError, read_boxes_dir, read_boxes_xml
+from keras_has.data.ilsvrc import BoxesNotFoundError, BoxXMLError, read_boxes_dir, read_boxes_xml
 
 USE_CODE = tfds.testing.MockPolicy.USE_CODE
 
@@ -163,9 +163,10 @@ def test_read_boxes_dir_keys_by_stem_recursively(tmp_path):
 
 
 def test_read_boxes_dir_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="not found"):
+    with pytest.raises(BoxesNotFoundError, match="not found") as err:
         read_boxes_dir(tmp_path / "nowhere")
-    with pytest.raises(FileNotFoundError, match="no .xml"):
+    assert isinstance(err.value, FileNotFoundError)
+    with pytest.raises(BoxesNotFoundError, match="no .xml"):
         read_boxes_dir(tmp_path)
     write(tmp_path / "a" / "x.xml", GOOD)
     write(tmp_path / "b" / "x.xml", GOOD)
@@ -468,6 +469,9 @@ def test_unprepared_data_is_a_clear_error_and_nothing_is_downloaded(tmp_path):
     with pytest.raises(sources.DataNotPreparedError, match="download_and_prepare") as err:
         sources.cub("train", data_dir=str(tmp_path))
     assert str(tmp_path) in str(err.value) and "never downloads" in str(err.value)
+    # What a caller needs to word its own message (the recipes name their --data-dir).
+    assert (err.value.name, err.value.data_dir) == ("caltech_birds2011", str(tmp_path))
+    assert "tfds build caltech_birds2011 --data_dir DIR" in err.value.how
     with pytest.raises(sources.DataNotPreparedError, match="ILSVRC2012_img_val.tar"):
         sources.imagenet("train", data_dir=str(tmp_path))
     assert isinstance(err.value, FileNotFoundError)

@@ -179,19 +179,29 @@ def test_labels_file_adds_videos_without_temporal_annotations(tmp_path):
 def test_a_malformed_annotation_line_names_the_file_and_line(tmp_path):
     features, annotations = write_thumos(tmp_path)
     (annotations / "Diving_val.txt").write_text("video_validation_0000000 1.0 4.0\nbroken 5\n")
-    with pytest.raises(ValueError, match=r"Diving_val.txt:2: expected '<video> <start seconds>"):
+    with pytest.raises(thumos.ThumosFilesError, match=r"Diving_val.txt:2: expected '<video>") as e:
         thumos.thumos(features, annotations)
+    assert e.value.argument == "annotations_dir" and isinstance(e.value, ValueError)
     (annotations / "Diving_val.txt").write_text("video_validation_0000000 4.0 1.0\n")
     with pytest.raises(ValueError, match="0 <= start < end"):
         thumos.thumos(features, annotations)
 
 
 def test_missing_folders_and_files_are_named(tmp_path):
-    with pytest.raises(ValueError, match="`features_dir`"):
+    with pytest.raises(thumos.ThumosFilesError, match="`features_dir`") as e:
         thumos.thumos(tmp_path / "nowhere", tmp_path)
+    assert e.value.argument == "features_dir"
     (tmp_path / "f").mkdir()
-    with pytest.raises(ValueError, match="`annotations_dir`: no '<Class>_val.txt' files"):
+    with pytest.raises(ValueError, match="`annotations_dir`: no '<Class>_val.txt' files") as e:
         thumos.thumos(tmp_path / "f", tmp_path)
+    assert e.value.argument == "annotations_dir"
+    assert e.value.problem == f"no '<Class>_val.txt' files in {str(tmp_path)!r}."
+    (tmp_path / "t").mkdir()
+    features, annotations = write_thumos(tmp_path / "t")
+    (tmp_path / "labels.txt").write_text("video_validation_0000000\n")
+    with pytest.raises(thumos.ThumosFilesError, match="labels.txt:1: expected") as e:
+        thumos.thumos(features, annotations, labels_file=tmp_path / "labels.txt")
+    assert e.value.argument == "labels_file"
 
 
 def test_training_shuffles_file_names_and_reads_the_files_after(tmp_path):

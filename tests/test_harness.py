@@ -1,4 +1,5 @@
-"""recipes/_harness.py: flags, strategies, the LR schedule, resuming a killed run, results.
+"""recipes/_harness.py and recipes/_flags.py: flags, strategies, the LR schedule, resuming a
+killed run, checkpoints, results; the recipes' command lines.
 
 The training runs are subprocesses of tests/scripts/harness_task.py (a small CNN on generated
 images, data order a function of the epoch), all with the same flags and --deterministic, so a
@@ -21,6 +22,7 @@ import pytest
 import tensorflow as tf
 from helpers import kill_after_backup
 
+from recipes import _flags as flags
 from recipes import _harness as harness
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "scripts", "harness_task.py")
@@ -71,6 +73,14 @@ def csv_rows(out):
     return harness._read_csv_rows(os.path.join(out, "log.csv"))[1]
 
 
+def kept_checkpoints(out):
+    """What --keep-checkpoints 2 (the default) keeps of a validated run: the last two epochs and
+    the one of the lowest val_loss in log.csv."""
+    rows = csv_rows(out)
+    best = min(rows, key=lambda r: r["val_loss"])["epoch"]
+    return sorted(f"epoch_{e:03d}.weights.h5" for e in {len(rows) - 1, len(rows), best})
+
+
 def sha(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -100,9 +110,7 @@ def test_reference_run_writes_the_run_directory(reference):
     names = set(os.listdir(reference))
     assert {"config.json", "final.weights.h5", "log.csv", "results.json", "checkpoints"} <= names
     assert "backup" not in names and not leftovers(reference)
-    assert sorted(os.listdir(reference / "checkpoints")) == [
-        f"epoch_{e:03d}.weights.h5" for e in range(1, 7)
-    ]
+    assert sorted(os.listdir(reference / "checkpoints")) == kept_checkpoints(reference)
     rows = csv_rows(reference)
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4, 5, 6]
     assert rows[-1]["learning_rate"] == pytest.approx(0.005, rel=1e-6)  # --lr-end
@@ -132,7 +140,7 @@ def test_killed_run_resumes_where_it_was(reference, tmp_path):
     assert f"epoch {done + 1}/6 done" in second.stdout and "epoch 6/6 done" in second.stdout
     assert [r["epoch"] for r in csv_rows(out)] == [1, 2, 3, 4, 5, 6]
     assert not (out / "backup").exists() and not leftovers(out)
-    assert len(os.listdir(out / "checkpoints")) == 6
+    assert sorted(os.listdir(out / "checkpoints")) == kept_checkpoints(reference)
     # The data order is a function of the epoch and the backup holds the optimizer state and
     # step, so the resumed run ends exactly where the uninterrupted one did.
     np.testing.assert_array_equal(weights(out), weights(reference))
@@ -196,7 +204,7 @@ def test_global_batch_must_split_over_the_replicas(tmp_path):
         check=False,
     )
     assert run.returncode != 0
-    assert "--batch-size 31 (the global batch) does not split evenly over 2 replicas" in run.stderr
+    assert "--batch-size: 31 (the global batch) does not split evenly over 2 replicas" in run.stderr
 
 
 def free_ports(count):
@@ -268,7 +276,7 @@ def test_lr_schedule_goes_from_lr_to_lr_end(kind):
 
 def test_lr_schedule_from_flags():
     parser = argparse.ArgumentParser()
-    harness.add_training_flags(parser)
+    flags.add_training_flags(parser)
     args = parser.parse_args(["--lr", "0.02", "--lr-end", "0.002", "--lr-schedule", "cosine"])
     values = np.asarray(harness.make_schedule(args, 50)(np.arange(50)))
     assert values[0] == np.float32(0.02) and values[-1] == np.float32(0.002)
@@ -281,9 +289,9 @@ def test_weight_decay_shrinks_kernels_only(name):
     import keras
 
     parser = argparse.ArgumentParser()
-    harness.add_training_flags(parser)
-    flags = ["--lr", "0.1", "--weight-decay", "0.5", "--lr-schedule", "constant"]
-    args = parser.parse_args([*flags, "--optimizer", name])
+    flags.add_training_flags(parser)
+    argv = ["--lr", "0.1", "--weight-decay", "0.5", "--lr-schedule", "constant"]
+    args = parser.parse_args([*argv, "--optimizer", name])
     model = keras.Sequential(
         [
             keras.Input((3,)),
@@ -343,8 +351,8 @@ def test_impossible_strategies_fail_clearly(monkeypatch):
 
 
 def parser_with_flags(defaults=None):
-    parser = argparse.ArgumentParser(prog="recipe")
-    harness.add_training_flags(parser, defaults)
+    parser = argparse.ArgumentParser(prog="recipe", formatter_class=flags.HelpFormatter)
+    flags.add_training_flags(parser, defaults)
     return parser
 
 
@@ -355,7 +363,7 @@ def parser_with_flags(defaults=None):
         (["--batch-size", "0"], "--batch-size: must be a positive int, got 0"),
         (["--epochs", "2.5"], "--epochs: expected a int, got '2.5'"),
         (["--lr", "-1"], "--lr: must be a positive float, got -1"),
-        (["--lr", "nan"], "--lr: must be a positive float, got nan"),
+        (["--lr", "nan"], "--lr: expected a finite number, got nan"),
         (["--momentum", "1.5"], "--momentum: must be in [0, 1), got 1.5"),
         (["--weight-decay", "-0.1"], "--weight-decay: must be >= 0, got -0.1"),
         (["--mixed-precision", "fp8"], "--mixed-precision: invalid choice: 'fp8'"),
@@ -398,16 +406,16 @@ def test_flags_defaults_help_and_checks():
         "--overwrite",
     ):
         assert flag in text, flag
-    documented = [a for a in parser._actions if a.dest != "help"]
-    assert all(a.help and len(a.help) > 20 for a in documented)
+    assert "(default: 3)" in text and "(default: 2)" in text  # --epochs, --keep-checkpoints
     assert "GLOBAL batch" in text
     with pytest.raises(ValueError, match="unknown harness defaults"):
         parser_with_flags({"epoch": 3})
-    with pytest.raises(ValueError, match="--lr-end 0.1 is above --lr 0.01"):
-        harness.check_flags(parser.parse_args(["--lr", "0.01", "--lr-end", "0.1"]))
-    harness.check_flags(parser.parse_args(["--lr-end", "0.1", "--lr-schedule", "constant"]))
+    with pytest.raises(flags.FlagError, match="--lr-end: 0.1 is above --lr 0.01"):
+        flags.check_flags(parser.parse_args(["--lr", "0.01", "--lr-end", "0.1"]))
+    flags.check_flags(parser.parse_args(["--lr-end", "0.1", "--lr-schedule", "constant"]))
     config = harness.run_config(parser.parse_args(["--strategy", "default"]), ignore=("seed",))
     assert "strategy" not in config and "out" not in config and "seed" not in config
+    assert "keep_checkpoints" not in config  # where files go, not what is computed
     assert config["lr"] == 0.02
 
 
@@ -465,3 +473,119 @@ def test_kill_between_last_backup_and_final_weights(tmp_path):
     assert history["epoch"] == [1, 2, 3]
     for got, expected in zip(model.get_weights(), kill.weights):
         np.testing.assert_array_equal(got, expected)
+
+
+def test_keep_checkpoints_default_keeps_the_last_two_and_the_best(tmp_path):
+    """No validation data: "best" is the lowest training loss, also across a resume."""
+    import keras
+
+    parser = parser_with_flags({"epochs": 5, "batch_size": 8})
+    args = parser.parse_args(["--out", str(tmp_path / "run")])
+    assert args.keep_checkpoints == 2
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices((x, (x[:, 0] > 0).astype("int32"))).batch(8)
+    losses = [3.0, 1.0, 2.0, 4.0, 5.0]  # epoch 2 is the best, and not one of the last two
+
+    def build():
+        inputs = keras.Input((4,))
+        return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
+
+    class Loss(keras.callbacks.Callback):
+        """Sets the epoch's logged loss (the callbacks after it, the harness's, read it)."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs["loss"] = losses[epoch]
+
+    class Killed(Exception):
+        pass
+
+    class KillBeforeEpoch4(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 3:
+                raise Killed
+
+    strategy = tf.distribute.get_strategy()
+    with pytest.raises(Killed):
+        harness.train(
+            build, data, args, strategy=strategy, callbacks=[Loss(), KillBeforeEpoch4()], verbose=0
+        )
+    checkpoints = tmp_path / "run" / "checkpoints"
+    assert sorted(os.listdir(checkpoints)) == ["epoch_002.weights.h5", "epoch_003.weights.h5"]
+
+    _, history = harness.train(build, data, args, strategy=strategy, callbacks=[Loss()], verbose=0)
+    assert history["loss"] == losses  # the resumed run's log has every epoch
+    assert sorted(os.listdir(checkpoints)) == [
+        "epoch_002.weights.h5",  # the best, known to the resumed run from log.csv
+        "epoch_004.weights.h5",
+        "epoch_005.weights.h5",
+    ]
+
+
+RECIPES = ["recipes.wsol", "recipes.temporal"]
+HEAVY = {"tensorflow", "keras", "keras_has", "zoo", "numpy"}
+
+
+def flag_error(main, argv, capsys):
+    """The one line a recipe's `main(argv)` prints for a FlagError (it exits with status 2)."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err.strip()
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+@pytest.mark.parametrize(
+    "argv,code", [(["--help"], 0), (["--pooling", "nope"], 2), (["--hide-prob", "x"], 2)]
+)
+def test_help_and_argparse_errors_import_no_tensorflow(recipe, argv, code):
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", recipe, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == code, result.stderr[-2000:]
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "argparse" in imported and not imported & HEAVY, imported & HEAVY
+    assert f"usage: python -m {recipe} [-h]" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_every_flag_shows_its_default(recipe):
+    parser = importlib.import_module(recipe).make_parser([])
+    formatter = parser._get_formatter()
+    for action in parser._actions:
+        if action.dest != "help":
+            assert "(default" in formatter._get_help_string(action), action.option_strings
+    text = " ".join(parser.format_help().split())
+    assert "--pooling {avg,max} GAP or GMP (Table IV). (default: avg)" in text or (
+        "--pooling {max,avg} Global max (paper) or average. (default: max)" in text
+    )
+    assert "per evaluation batch. (default: 50)" in text  # --eval-batch-size
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_a_flag_error_after_the_tensorflow_import_is_one_quiet_line(recipe):
+    """--hide-prob is checked by the layer, so TensorFlow is imported and started; stderr
+    holds the error alone (no start-up log lines), with TF_CPP_MIN_LOG_LEVEL unset."""
+    env = {k: v for k, v in ENV.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [sys.executable, "-m", recipe, "--hide-prob", "2", "--out", "/no/such/run"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"python -m {recipe}: error: --hide-prob: `hide_prob` must be a number in [0, 1]. "
+        "Received: hide_prob=2.0\n"
+    )

@@ -7,6 +7,13 @@ import pytest
 from keras_has.boxes import box_iou, cam_to_boxes
 from keras_has.metrics import LocalizationMetrics
 
+# Tolerances: the metrics are float64 host arithmetic on integer counts (hits / images, pixel
+# precision and recall), values in [0, 1]; one image or pixel changes them by 1e-3 or more. Two
+# metric objects fed the same data hold the same integer counters and give bit-identical
+# results (compared exactly); thresholds are rounded or copied, not computed.
+HOST = {"abs": 1e-12}  # float64 host arithmetic (pytest.approx)
+HOST_NP = {"rtol": 0, "atol": 1e-12}  # float64 host arithmetic (assert_allclose)
+
 
 def hand_batch():
     """Three 10x10 images whose IoUs at every threshold are worked out below.
@@ -47,45 +54,45 @@ def test_hand_computed_box_metrics():
     # At cam_threshold 0.2: image 0 halo IoU 0.5 (>= 0.5: located), image 1
     # the big blob (IoU 0), image 2 IoU 1. Classes: 0 and 1 right, 2 wrong.
     assert result["num_images"] == 3
-    assert result["top1_cls"] == pytest.approx(2 / 3)
-    assert result["gt_known_loc"] == pytest.approx(2 / 3)  # images 0, 2
-    assert result["top1_loc"] == pytest.approx(1 / 3)  # image 0 only
+    assert result["top1_cls"] == pytest.approx(2 / 3, **HOST)
+    assert result["gt_known_loc"] == pytest.approx(2 / 3, **HOST)  # images 0, 2
+    assert result["top1_loc"] == pytest.approx(1 / 3, **HOST)  # image 0 only
     # Largest component at IoU 0.5, per threshold 0 / .25 / .5 / .75:
     # image 0: 0 1 1 1; image 1: 0 0 0 0; image 2: 0 1 1 1 -> 0, 2/3, 2/3, 2/3.
-    assert result["maxboxacc"] == pytest.approx(2 / 3)
-    assert result["maxboxacc_threshold"] == 0.25  # ties go to the lowest
+    assert result["maxboxacc"] == pytest.approx(2 / 3, **HOST)
+    assert result["maxboxacc_threshold"] == 0.25  # ties go to the lowest; rounded: exact
     # All components, best IoUs per threshold:
     # image 0: .24 .5 .5 .667; image 1: .04 1 1 0; image 2: .16 1 1 1.
     # IoU .3 and .5: 0 3 3 2 -> 1.0 at 0.25. IoU .7: 0 2 2 1 -> 2/3 at 0.25.
-    assert result["maxboxacc_v2@30"] == pytest.approx(1.0)
-    assert result["maxboxacc_v2@50"] == pytest.approx(1.0)
-    assert result["maxboxacc_v2@70"] == pytest.approx(2 / 3)
+    assert result["maxboxacc_v2@30"] == pytest.approx(1.0, **HOST)
+    assert result["maxboxacc_v2@50"] == pytest.approx(1.0, **HOST)
+    assert result["maxboxacc_v2@70"] == pytest.approx(2 / 3, **HOST)
     assert result["maxboxacc_v2@70_threshold"] == 0.25
-    assert result["maxboxacc_v2"] == pytest.approx((1 + 1 + 2 / 3) / 3)
+    assert result["maxboxacc_v2"] == pytest.approx((1 + 1 + 2 / 3) / 3, **HOST)
     assert "pxap" not in result
 
 
 def test_hand_computed_curves():
     curves = hand_metrics().curves()
-    np.testing.assert_allclose(curves["thresholds"], [0, 0.25, 0.5, 0.75])
-    np.testing.assert_allclose(curves["boxacc"][0.5], [0, 2 / 3, 2 / 3, 2 / 3])
+    np.testing.assert_allclose(curves["thresholds"], [0, 0.25, 0.5, 0.75], **HOST_NP)
+    np.testing.assert_allclose(curves["boxacc"][0.5], [0, 2 / 3, 2 / 3, 2 / 3], **HOST_NP)
     # IoU 0.7: image 0 never (0.667), image 2 for t > 0.
-    np.testing.assert_allclose(curves["boxacc"][0.7], [0, 1 / 3, 1 / 3, 1 / 3])
-    np.testing.assert_allclose(curves["boxacc_v2"][0.3], [0, 1, 1, 2 / 3])
-    np.testing.assert_allclose(curves["boxacc_v2"][0.7], [0, 2 / 3, 2 / 3, 1 / 3])
+    np.testing.assert_allclose(curves["boxacc"][0.7], [0, 1 / 3, 1 / 3, 1 / 3], **HOST_NP)
+    np.testing.assert_allclose(curves["boxacc_v2"][0.3], [0, 1, 1, 2 / 3], **HOST_NP)
+    np.testing.assert_allclose(curves["boxacc_v2"][0.7], [0, 2 / 3, 2 / 3, 1 / 3], **HOST_NP)
 
 
 def test_predictions_as_ids_or_scores():
     cams, gt, labels, scores = hand_batch()
     by_ids = LocalizationMetrics(cam_curve_interval=0.25)
     by_ids.update(cams, gt, labels, np.argmax(scores, axis=1))
-    assert by_ids.result() == hand_metrics().result()
+    assert by_ids.result() == hand_metrics().result()  # same counters: exact
 
 
 def test_maxboxacc_uses_iou_half_even_when_not_listed():
     result = hand_metrics(iou_thresholds=(0.7,)).result()
-    assert result["maxboxacc"] == pytest.approx(2 / 3)
-    assert result["maxboxacc_v2"] == pytest.approx(2 / 3)
+    assert result["maxboxacc"] == pytest.approx(2 / 3, **HOST)
+    assert result["maxboxacc_v2"] == pytest.approx(2 / 3, **HOST)
     assert "maxboxacc_v2@50" not in result
 
 
@@ -99,19 +106,19 @@ def test_hand_computed_pxap():
     args = (cam, [[[0, 0, 4, 1]]], [0], [0])
     metrics = LocalizationMetrics(cam_curve_interval=0.25)
     metrics.update(*args, masks=mask)
-    assert metrics.result()["pxap"] == pytest.approx(7 / 12)
+    assert metrics.result()["pxap"] == pytest.approx(7 / 12, **HOST)
     curves = metrics.curves()
-    np.testing.assert_allclose(curves["pr_thresholds"], [1, 0.75, 0.5, 0.25, 0])
-    np.testing.assert_allclose(curves["precision"], [1 / 2, 1 / 2, 2 / 3, 2 / 3, 1 / 2])
-    np.testing.assert_allclose(curves["recall"], [1 / 2, 1 / 2, 1, 1, 1])
+    np.testing.assert_allclose(curves["pr_thresholds"], [1, 0.75, 0.5, 0.25, 0], **HOST_NP)
+    np.testing.assert_allclose(curves["precision"], [1 / 2, 1 / 2, 2 / 3, 2 / 3, 1 / 2], **HOST_NP)
+    np.testing.assert_allclose(curves["recall"], [1 / 2, 1 / 2, 1, 1, 1], **HOST_NP)
     # Ignoring pixel 3 (background): P is 1 everywhere but t=0 (2/3): AP = 1.
     metrics = LocalizationMetrics(cam_curve_interval=0.25)
     metrics.update(*args, masks=mask, ignore=np.array([[[0, 0, 0, 1]]]))
-    assert metrics.result()["pxap"] == pytest.approx(1.0)
+    assert metrics.result()["pxap"] == pytest.approx(1.0, **HOST)
     # An ignore region over foreground leaves the foreground in (Choe et al.).
     metrics = LocalizationMetrics(cam_curve_interval=0.25)
     metrics.update(*args, masks=mask, ignore=np.array([[[0, 1, 1, 0]]]))
-    assert metrics.result()["pxap"] == pytest.approx(7 / 12)
+    assert metrics.result()["pxap"] == pytest.approx(7 / 12, **HOST)
 
 
 # --------------------------------------------------------------------------
@@ -143,7 +150,7 @@ def test_several_batches_equal_one_batch():
     parts = LocalizationMetrics(cam_threshold=0.3)
     for cut in (slice(0, 3), slice(3, 4), slice(4, 9)):
         parts.update(cams[cut], gt[cut], labels[cut], scores[cut], masks=masks[cut])
-    assert parts.result() == whole.result()
+    assert parts.result() == whole.result()  # integer counters add up: exact
     for key in ("precision", "recall"):
         np.testing.assert_array_equal(parts.curves()[key], whole.curves()[key])
 
@@ -220,15 +227,16 @@ def test_box_metrics_match_per_threshold_opencv_calls():
             hits["largest"][k] += ious[0].max() >= 0.5
             for iou in (30, 50, 70):
                 hits[f"all{iou}"][k] += ious.max() >= iou / 100
-    np.testing.assert_allclose(curves["boxacc"][0.5], hits["largest"] / 6)
-    assert result["maxboxacc"] == pytest.approx(hits["largest"].max() / 6)
+    np.testing.assert_allclose(curves["boxacc"][0.5], hits["largest"] / 6, **HOST_NP)
+    assert result["maxboxacc"] == pytest.approx(hits["largest"].max() / 6, **HOST)
     for iou in (30, 50, 70):
-        np.testing.assert_allclose(curves["boxacc_v2"][iou / 100], hits[f"all{iou}"] / 6)
+        # h * (1 / 6) there, h / 6 here: may differ in the last bit.
+        np.testing.assert_allclose(curves["boxacc_v2"][iou / 100], hits[f"all{iou}"] / 6, **HOST_NP)
     located = [box_iou(box[None], g).max() >= 0.5 for box, g in zip(cam_to_boxes(cams, 0.35), gt)]
     right = np.argmax(scores, axis=1) == labels
-    assert result["gt_known_loc"] == pytest.approx(np.mean(located))
-    assert result["top1_loc"] == pytest.approx(np.mean(np.array(located) & right))
-    assert result["top1_cls"] == pytest.approx(np.mean(right))
+    assert result["gt_known_loc"] == pytest.approx(np.mean(located), **HOST)
+    assert result["top1_loc"] == pytest.approx(np.mean(np.array(located) & right), **HOST)
+    assert result["top1_cls"] == pytest.approx(np.mean(right), **HOST)
 
 
 # --------------------------------------------------------------------------
@@ -264,7 +272,7 @@ def test_pxap_equals_exact_average_precision_when_scores_sit_on_bins():
     kept = ~(ignore & ~masks)
     scores, positive = cams[kept].astype(np.float64), masks[kept]
     precisions = [positive[scores >= s].mean() for s in scores[positive]]
-    assert metrics.result()["pxap"] == pytest.approx(np.mean(precisions), abs=1e-12)
+    assert metrics.result()["pxap"] == pytest.approx(np.mean(precisions), **HOST)
 
 
 def test_pxap_matches_brute_force_precision_recall_over_thresholds():
@@ -280,7 +288,7 @@ def test_pxap_matches_brute_force_precision_recall_over_thresholds():
         recall = true_pos / np.count_nonzero(masks)
         area += (true_pos / kept if kept else 0.0) * (recall - previous_recall)
         previous_recall = recall
-    assert metrics.result()["pxap"] == pytest.approx(area, abs=1e-12)
+    assert metrics.result()["pxap"] == pytest.approx(area, **HOST)
 
 
 # --------------------------------------------------------------------------

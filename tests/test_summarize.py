@@ -40,13 +40,26 @@ def test_mean_spread_and_paired_difference(tmp_path):
     assert lines[3].startswith("| maxboxacc_threshold | 0.40 ± 0.10 (0.30..0.50) |")
 
 
-def test_unreadable_runs_are_named(tmp_path):
-    with pytest.raises(SystemExit, match="cannot read .*missing"):
-        summarize.load([str(tmp_path / "missing")])
+def error_line(argv, capsys):
+    with pytest.raises(SystemExit) as exited:
+        summarize.main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err.strip()
+
+
+def test_unreadable_runs_are_one_line_errors_naming_them(tmp_path, capsys):
+    missing = tmp_path / "missing"
+    assert error_line([str(missing)], capsys).startswith(
+        f"python -m recipes.summarize: error: runs: cannot read {missing}: "
+    )
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "results.json").write_text("{}")
-    with pytest.raises(SystemExit, match="holds no model results"):
-        summarize.load([str(tmp_path / "empty")])
+    assert error_line([str(tmp_path / "empty")], capsys) == (
+        "python -m recipes.summarize: error: runs: "
+        f"{tmp_path / 'empty' / 'results.json'} holds no model results (dicts of metrics)"
+    )
 
 
 def test_the_recipes_model_order_puts_the_baseline_first(tmp_path):

@@ -7,7 +7,9 @@ import sys
 import cv2
 import pytest
 from helpers import kill_and_rerun, run_module, write_thumos
+from test_harness import flag_error
 
+from keras_has import viz
 from recipes import temporal
 
 TINY = [
@@ -55,8 +57,10 @@ def test_compare_run_writes_map_at_every_tiou_for_both_models(finished):
     for line in ("| mAP @ tIoU 0.1 |", "| mAP @ tIoU 0.5 |", "| key steps in the CAM"):
         assert line in stdout
     picture = cv2.imread(str(out / "fig8.png"))
-    # Per video: a caption (18 px), ground truth, and per model a CAM strip and segments (12 px).
-    assert picture.shape == (3 * (18 + 12 + 2 * 2 * 12), 120 + 900, 3)
+    # Per video: a caption, ground truth, per model a CAM strip and segments, a time axis.
+    bar = 20  # viz.timelines's default row height
+    video = (bar + 8) + bar + 2 * 2 * bar + viz.AXIS
+    assert picture.shape == (3 * video, viz.LABEL_WIDTH + 900, 3)
     assert json.loads((out / "video-full" / "config.json").read_text())["segment"] == "off"
     assert json.loads((out / "video-has" / "config.json").read_text())["segment"] == "20"
     mean = json.loads((out / "feature_mean.json").read_text())["mean"]
@@ -87,7 +91,8 @@ def test_a_killed_run_continues_where_it_was(finished, tmp_path):
 def test_thumos_files_end_to_end(tmp_path):
     features, annotations = write_thumos(tmp_path, count=8, corrupt=["video_validation_0000007"])
     base = ["--dataset", "thumos", "--features-dir", str(features)]
-    base += ["--annotations-dir", str(annotations), "--num-steps", "32", "--filters", "4"]
+    base += ["--annotations-dir", str(annotations), "--num-steps", "32", "--segment", "8"]
+    base += ["--filters", "4"]
     base += ["--epochs", "1", "--batch-size", "4", "--figure-videos", "2", "--no-compare"]
     stdout = run(tmp_path / "out", base=base)
     assert "training set: skipped 1 files" in stdout
@@ -96,23 +101,23 @@ def test_thumos_files_end_to_end(tmp_path):
     assert (tmp_path / "out" / "fig8.png").exists()
 
 
-def test_paper_defaults_and_help():
+def test_paper_defaults_and_help(tmp_path):
     args = temporal.parse_args([])
+    temporal.check_flags(args)
     assert (args.num_steps, args.segments, args.hide_prob, args.cam_threshold) == (
         2000,
-        100,
+        [100],
         0.5,
         0.5,
     )
     assert args.pooling == "max" and args.compare
-    thumos_args = temporal.parse_args(
-        ["--dataset", "thumos", "--features-dir", "f", "--annotations-dir", "a"]
-    )
+    folders = ["--features-dir", str(tmp_path), "--annotations-dir", str(tmp_path)]
+    thumos_args = temporal.parse_args(["--dataset", "thumos", *folders])
     assert (thumos_args.filters, thumos_args.compare) == (500, False)
-    assert temporal.parse_args(["--segment", "off"]).segments is None
-    assert temporal.parse_args(["--segment", "50,100"]).segments == [50, 100]
-    with pytest.raises(SystemExit):
-        temporal.parse_args(["--dataset", "thumos"])  # needs the folders
+    for segment, segments in (("off", None), ("50,100", [50, 100]), ("0.05", [0.05])):
+        args = temporal.parse_args(["--segment", segment])
+        temporal.check_flags(args)
+        assert args.segments == segments
     text = subprocess.run(
         [sys.executable, "-m", "recipes.temporal", "--help"],
         capture_output=True,
@@ -121,3 +126,60 @@ def test_paper_defaults_and_help():
     ).stdout
     for flag in ("--segment", "--hide-prob", "--num-steps", "--strategy", "--out", "--optimizer"):
         assert flag in text
+
+
+def no_data(*args, **kwargs):
+    pytest.fail("data was read or generated before the flags were checked")
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--segment", "-5"], "--segment: Each `patch_size` value must be"),
+        (["--segment", "16.7"], "--segment: Each `patch_size` value must be"),
+        (["--segment", "100.0"], "--segment: Each `patch_size` value must be"),
+        (["--segment", "50,3000"], "--segment: 3000 steps is larger than --num-steps 2000"),
+        (["--hide-prob", "2"], "--hide-prob: `hide_prob` must be a number in [0, 1]"),
+        (["--classes", "1"], "--classes: the built-in videos have at least 2 classes"),
+        (["--train-videos", "8"], "--batch-size: 32 is larger than the 8 training videos"),
+        (["--dataset", "thumos"], "--features-dir: --dataset thumos needs the folder"),
+        (
+            ["--dataset", "thumos", "--features-dir", "/no/such/folder", "--annotations-dir", "."],
+            "--features-dir: no folder /no/such/folder",
+        ),
+        (
+            ["--dataset", "thumos", "--features-dir", ".", "--annotations-dir", "."]
+            + ["--labels-file", "/no/such/file"],
+            "--labels-file: no file /no/such/file",
+        ),
+    ],
+)
+def test_bad_flags_are_one_line_errors_before_any_data(argv, message, monkeypatch, capsys):
+    monkeypatch.setattr(temporal, "sources", no_data)
+    line = flag_error(temporal.main, [*argv, "--out", "/no/such/run"], capsys)
+    assert line.startswith(f"python -m recipes.temporal: error: {message}"), line
+
+
+def test_thumos_file_problems_name_the_flag(tmp_path, monkeypatch, capsys):
+    """Found while reading the files, before the mean feature and training."""
+    monkeypatch.setattr(temporal, "feature_mean", no_data)
+    monkeypatch.setattr(temporal, "train_model", no_data)
+    features, annotations = write_thumos(tmp_path, count=8)
+    out = ["--out", str(tmp_path / "run"), "--num-steps", "32", "--segment", "8"]
+    thumos = ["--dataset", "thumos", "--features-dir", str(features), *out]
+    line = flag_error(temporal.main, [*thumos, "--annotations-dir", str(features)], capsys)
+    assert line == (
+        "python -m recipes.temporal: error: --annotations-dir: no '<Class>_val.txt' files in "
+        f"'{features}'."
+    )
+    line = flag_error(temporal.main, [*thumos, "--annotations-dir", str(annotations)], capsys)
+    assert line == (
+        "python -m recipes.temporal: error: --batch-size: 32 is larger than the 8 training "
+        "videos: an epoch would have no batch; use at most 8"
+    )
+    evaluation = ["--annotations-dir", str(annotations), "--eval-features-dir", str(annotations)]
+    line = flag_error(temporal.main, [*thumos, *evaluation, "--batch-size", "4"], capsys)
+    assert line.startswith(
+        "python -m recipes.temporal: error: --eval-features-dir: no usable feature files in"
+    )
+    assert not (tmp_path / "run").exists()

@@ -37,6 +37,7 @@ def test_overlay_blends_the_resized_cam():
     cam = np.array([[0.0, 1.0], [0.0, 0.0]], np.float32)
     picture = viz.overlay(image, cam, alpha=1.0)
     resized = cv2.resize(cam, (8, 8), interpolation=cv2.INTER_LINEAR)
+    # Exact: the same OpenCV resize of the same map, and alpha 1 copies the uint8 heat map.
     np.testing.assert_array_equal(picture, viz.heatmap(resized))
 
 

@@ -7,14 +7,12 @@ import sys
 import cv2
 import pytest
 from helpers import kill_and_rerun, run_module
+from test_harness import flag_error
 
+from keras_has import viz
 from recipes import wsol
 
-TINY = [
-    "--train-images",
-    "96",
-    "--test-images",
-    "30",
+TINY_MODEL = [
     "--epochs",
     "2",
     "--width",
@@ -32,6 +30,14 @@ TINY = [
     "--eval-batch-size",
     "15",
 ]
+TINY = ["--train-images", "96", "--test-images", "30", *TINY_MODEL]
+
+
+def fig5_shape(images, side, methods):
+    """viz.comparison's layout for square images: legend and header, then per image its
+    panels over an IoU band; two panels (boxes, CAM) per method."""
+    height = viz.LEGEND + viz.HEADER + images * (viz.PANEL + viz.CAPTION)
+    return (height, 2 * methods * (viz.PANEL + viz.GAP) - viz.GAP, 3)
 
 
 def run(out, *extra):
@@ -57,7 +63,7 @@ def test_compare_run_writes_every_metric_for_both_models(finished):
     for line in ("| GT-known Loc (IoU >= 0.5) |", "| MaxBoxAccV2 (IoU 0.3/0.5/0.7) |", "| PxAP |"):
         assert line in stdout
     picture = cv2.imread(str(out / "fig5.png"))
-    assert picture.shape == (28 + 2 * 72, 4 * 72, 3)
+    assert picture.shape == fig5_shape(images=2, side=72, methods=2)
     # The baseline trained without hiding, the HaS model with the patch sizes.
     assert json.loads((out / "gap" / "config.json").read_text())["patch_sizes"] is None
     assert json.loads((out / "has" / "config.json").read_text())["patch_sizes"] == [0, 16]
@@ -125,8 +131,9 @@ def test_help_documents_every_flag():
         assert flag in parser_help
 
 
-def test_paper_defaults_for_ilsvrc():
-    alexnet = wsol.parse_args(["--dataset", "imagenet"])
+def test_paper_defaults_for_ilsvrc(tmp_path):
+    imagenet = ["--dataset", "imagenet", "--val-boxes-dir", str(tmp_path)]
+    alexnet = wsol.parse_args(imagenet)
     assert (alexnet.model, alexnet.batch_size, alexnet.lr, alexnet.lr_end, alexnet.epochs) == (
         "alexnet_gap",
         128,
@@ -135,15 +142,83 @@ def test_paper_defaults_for_ilsvrc():
         55,
     )
     assert (alexnet.cam_threshold, alexnet.crop, alexnet.compare) == (0.2, 227, False)
-    googlenet = wsol.parse_args(["--dataset", "imagenet", "--model", "googlenet_gap"])
+    googlenet = wsol.parse_args([*imagenet, "--model", "googlenet_gap"])
     assert (googlenet.epochs, googlenet.cam_threshold, googlenet.crop) == (40, 0.3, 224)
-    assert wsol.parse_args(["--has", "off"]).patch_sizes is None
-    assert wsol.parse_args(["--has", "0,16,0.25"]).patch_sizes == [0, 16, 0.25]
-    with pytest.raises(SystemExit):
-        wsol.parse_args(["--has", "big"])
 
 
-def test_cub_path_on_mocked_tfds(tmp_path):
+def test_model_choices_are_the_zoo_builders():
+    import zoo
+
+    assert set(wsol.PAPER) == set(zoo.BUILDERS)
+
+
+@pytest.mark.parametrize("has,sizes", [("off", None), ("0,16,0.25", [0, 16, 0.25]), ("128", [128])])
+def test_has_sizes_by_the_layer_rules(has, sizes):
+    args = wsol.parse_args(["--has", has])
+    wsol.check_flags(args)
+    assert args.patch_sizes == sizes
+
+
+def no_data(*args, **kwargs):
+    pytest.fail("data was read or generated before the flags were checked")
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--has", "-5"], "--has: Each `patch_size` value must be"),
+        (["--has", "16.7"], "--has: Each `patch_size` value must be"),
+        (["--has", "16.0"], "--has: Each `patch_size` value must be"),  # floats are fractions
+        (["--has", "1.5"], "--has: Each `patch_size` value must be"),
+        (["--has", "0.5,300"], "--has: 300 pixels is larger than --crop 128"),
+        (["--hide-prob", "2"], "--hide-prob: `hide_prob` must be a number in [0, 1]"),
+        (["--hide-prob", "-0.5"], "--hide-prob: `hide_prob` must be a number in [0, 1]"),
+        (["--crop", "200"], "--crop: 200 is larger than --resize 136"),
+        (["--resize", "50", "--crop", "40"], "--resize: the built-in images are at least 64"),
+        (["--batch-size", "3000"], "--batch-size: 3000 is larger than the 2400 training images"),
+        (["--train-images", "10"], "--batch-size: 64 is larger than the 10 training images"),
+        (["--dataset", "cub", "--data-dir", "/no/such/folder"], "--data-dir: no folder"),
+        (["--dataset", "imagenet"], "--val-boxes-dir: --dataset imagenet is evaluated on"),
+        (["--lr", "0.01", "--lr-end", "0.1"], "--lr-end: 0.1 is above --lr 0.01"),
+    ],
+)
+def test_bad_flags_are_one_line_errors_before_any_data(argv, message, monkeypatch, capsys):
+    monkeypatch.setattr(wsol, "sources", no_data)
+    line = flag_error(wsol.main, [*argv, "--out", "/no/such/run"], capsys)
+    assert line.startswith(f"python -m recipes.wsol: error: {message}"), line
+
+
+def test_missing_cub_data_is_a_data_dir_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(wsol, "dataset_mean", no_data)
+    monkeypatch.setattr(wsol, "train_model", no_data)
+    argv = ["--dataset", "cub", "--data-dir", str(tmp_path), "--out", str(tmp_path / "run")]
+    line = flag_error(wsol.main, argv, capsys)
+    assert line.startswith(
+        f"python -m recipes.wsol: error: --data-dir: no CUB-200-2011 (caltech_birds2011) in "
+        f"{tmp_path}."
+    )
+    assert "tfds build caltech_birds2011 --data_dir DIR" in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_flags_of_another_dataset_are_warned_about(tmp_path, capsys):
+    args = wsol.parse_args(["--data-dir", "/x", "--train-images", "64", "--batch-size", "32"])
+    assert args.train_images == 64
+    assert capsys.readouterr().err == (
+        "python -m recipes.wsol: warning: --data-dir is for --dataset cub or imagenet, not "
+        "builtin; ignored\n"
+    )
+    cub = ["--dataset", "cub", "--data-dir", str(tmp_path), "--train-images", "2400"]
+    wsol.parse_args(cub)  # given, even at its default value
+    assert capsys.readouterr().err == (
+        "python -m recipes.wsol: warning: --train-images is for --dataset builtin, not cub; "
+        "ignored\n"
+    )
+    wsol.parse_args(["--dataset", "cub"])
+    assert capsys.readouterr().err == ""
+
+
+def test_cub_path_on_mocked_tfds(tmp_path, capsys):
     """--dataset cub end to end, in this process, on TFDS mock data (12 consistent examples)."""
     import numpy as np
     import tensorflow_datasets as tfds
@@ -162,7 +237,8 @@ def test_cub_path_on_mocked_tfds(tmp_path):
         for k in range(12)
     ]
     out = tmp_path / "cub"
-    flags = [*TINY, "--dataset", "cub", "--no-compare", "--data-dir", str(tmp_path / "tfds")]
+    (tmp_path / "tfds").mkdir()
+    flags = [*TINY_MODEL, "--dataset", "cub", "--no-compare", "--data-dir", str(tmp_path / "tfds")]
     flags += ["--epochs", "1", "--batch-size", "4", "--out", str(out)]
     mock = tfds.testing.mock_data(
         num_examples=12,
@@ -170,7 +246,12 @@ def test_cub_path_on_mocked_tfds(tmp_path):
         as_dataset_fn=cub_as_dataset_fn(examples),
     )
     with mock:
+        line = flag_error(wsol.main, [*flags, "--batch-size", "16"], capsys)
         results = wsol.main(flags)
+    assert line == (
+        "python -m recipes.wsol: error: --batch-size: 16 is larger than the 12 training images: "
+        "an epoch would have no batch; use at most 12"
+    )
     assert list(results) == ["HaS"]
     has = results["HaS"]
     assert has["num_images"] == 12 and 0 <= has["pxap"] <= 1  # CUB's test split has masks
@@ -181,7 +262,7 @@ def test_cub_path_on_mocked_tfds(tmp_path):
     assert len(rows) == 2  # a header and one epoch
     stored = json.loads((out / "dataset_mean.json").read_text())
     assert stored["key"] == {"dataset": "cub", "resize": 72} and len(stored["mean"]) == 3
-    assert cv2.imread(str(out / "fig5.png")).shape == (28 + 2 * 72, 2 * 72, 3)
+    assert cv2.imread(str(out / "fig5.png")).shape == fig5_shape(images=2, side=72, methods=1)
 
 
 def test_mixed_precision_and_xla(tmp_path):

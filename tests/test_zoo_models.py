@@ -77,6 +77,7 @@ def dense_params(k, n):
 
 def scale(filters, width):
     exact = filters * width
+    # Exact: the test widths (1, 1/4) are powers of two, so the products are exact in float64.
     assert exact == int(exact), "test widths must give whole filter counts"
     return int(exact)
 
@@ -209,8 +210,11 @@ def test_cam_from_logits_kernel(name):
     kernel, bias = (w.numpy() for w in logits.weights)
     assert kernel.shape == (features.shape[-1], 4)
     cams = np.einsum("bhwk,kc->bhwc", features, kernel)
+    # float32 logits: a sum over channels and pixels in another order (NumPy vs. kernels and
+    # threads) than the network's pooling and matmul: 1e-4 relative on O(1) values.
     np.testing.assert_allclose(cams.mean(axis=(1, 2)) + bias, scores, rtol=1e-4, atol=1e-5)
     softmax = keras.ops.convert_to_numpy(keras.ops.softmax(scores))
+    # float32 softmax of the same logits, in the model and here: probabilities in (0, 1).
     np.testing.assert_allclose(probs, softmax, rtol=1e-5, atol=1e-6)
 
 
@@ -269,7 +273,8 @@ def test_has_is_identity_at_inference(name, mode):
     # The same weights do see hidden cells in training mode.
     hidden = keras.ops.convert_to_numpy(with_has(x, training=True))
     seen = keras.ops.convert_to_numpy(plain(x, training=True))
-    assert not np.allclose(hidden, seen, atol=1e-6)
+    # Far beyond float32 rounding (the tolerance of the identity check above).
+    assert not np.allclose(hidden, seen, rtol=1e-5, atol=1e-6)
 
 
 def tiny_fit(model, steps=2):
@@ -288,6 +293,7 @@ def test_fit_hides_the_image(hide_prob):
     kernel, bias = conv1.kernel.numpy(), logits.bias.numpy()
     tiny_fit(model)
     assert not np.array_equal(logits.bias.numpy(), bias)  # It trained.
+    # Exact: an all-zero input gives conv1's kernel a gradient of exact zeros.
     assert np.array_equal(conv1.kernel.numpy(), kernel) == (hide_prob == 1.0)
 
 
@@ -372,7 +378,7 @@ def test_applications_load_local_backbone_weights(tmp_path):
     for layer in loaded:
         ours = model.get_layer(layer.name).weights
         for mine, theirs in zip(ours, layer.weights, strict=True):
-            np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+            np.testing.assert_array_equal(mine.numpy(), theirs.numpy())  # loaded copies
 
 
 # -------------------------------------------------------------- one convention

@@ -40,10 +40,21 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["BoxXMLError", "XMLBoxes", "read_boxes_dir", "read_boxes_xml", "stem"]
+__all__ = [
+    "BoxXMLError",
+    "BoxesNotFoundError",
+    "XMLBoxes",
+    "read_boxes_dir",
+    "read_boxes_xml",
+    "stem",
+]
 
 _INT = re.compile(r"[+-]?\d+")
 _STEM = re.compile(r"\.[^./\\]*$")
+
+
+class BoxesNotFoundError(FileNotFoundError):
+    """The box folder does not exist or holds no .xml file."""
 
 
 class BoxXMLError(ValueError):
@@ -187,16 +198,17 @@ def read_boxes_dir(folder):
         `XMLBoxes`.
 
     Raises:
-        FileNotFoundError: `folder` does not exist or holds no .xml file.
+        BoxesNotFoundError: (a FileNotFoundError) `folder` does not exist or
+            holds no .xml file.
         BoxXMLError: a malformed file (the first one met, by path), or two
             files with the same stem in different subfolders.
     """
     folder = os.fspath(folder)
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"ILSVRC box folder not found: {folder}")
+        raise BoxesNotFoundError(f"ILSVRC box folder not found: {folder}")
     paths = _xml_files(folder)
     if not paths:
-        raise FileNotFoundError(f"no .xml box files under {folder}")
+        raise BoxesNotFoundError(f"no .xml box files under {folder}")
     records = {}
     origin = {}
     for path in paths:

@@ -80,7 +80,15 @@ _MAX_NAMES = 20  # file names kept per kind of problem in a JoinReport
 
 
 class DataNotPreparedError(FileNotFoundError):
-    """The TFDS data set is not prepared in the given data_dir."""
+    """The TFDS data set is not prepared in the given data_dir.
+
+    Attributes: `name` (TFDS's, e.g. "caltech_birds2011"), `data_dir` (the TFDS data folder
+    looked in) and `how` (how to prepare it), for callers that word their own message.
+    """
+
+    def __init__(self, message, *, name, data_dir, how):
+        super().__init__(message)
+        self.name, self.data_dir, self.how = name, data_dir, how
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,7 +232,10 @@ def _as_dataset(builder, split, shuffle_files, how_to_prepare):
         raise DataNotPreparedError(
             f"TFDS {builder.name} {builder.version} is not prepared: nothing in "
             f"{builder.data_dir}. keras_has never downloads data. {how_to_prepare} Then pass "
-            f"data_dir=DIR (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)."
+            f"data_dir=DIR (default: $TFDS_DATA_DIR or ~/tensorflow_datasets).",
+            name=builder.name,
+            data_dir=str(builder.data_dir_root),
+            how=how_to_prepare,
         ) from e
 
 

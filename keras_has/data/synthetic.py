@@ -50,6 +50,7 @@ class Animals:
 
 
 MAX_CLASSES = len(_PERIODS) * len(_ANGLES)
+MIN_IMAGE_SIZE = 64
 
 
 def make(num_images, image_size=128, num_classes=8, seed=0):
@@ -57,7 +58,7 @@ def make(num_images, image_size=128, num_classes=8, seed=0):
 
     Args:
         num_images: how many.
-        image_size: side S of the square images (at least 64).
+        image_size: side S of the square images (at least MIN_IMAGE_SIZE, 64).
         num_classes: 2 to MAX_CLASSES (8).
         seed: int; the same seed gives the same data.
 
@@ -66,8 +67,8 @@ def make(num_images, image_size=128, num_classes=8, seed=0):
     """
     if not isinstance(num_images, int) or num_images < 1:
         raise ValueError(f"`num_images` must be a positive int, got {num_images!r}.")
-    if not isinstance(image_size, int) or image_size < 64:
-        raise ValueError(f"`image_size` must be an int >= 64, got {image_size!r}.")
+    if not isinstance(image_size, int) or image_size < MIN_IMAGE_SIZE:
+        raise ValueError(f"`image_size` must be an int >= {MIN_IMAGE_SIZE}, got {image_size!r}.")
     if not isinstance(num_classes, int) or not 2 <= num_classes <= MAX_CLASSES:
         raise ValueError(
             f"`num_classes` must be an int in [2, {MAX_CLASSES}], got {num_classes!r}."

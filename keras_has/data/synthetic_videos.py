@@ -27,6 +27,7 @@ KEY_PHASE = 1
 MOTION, KEY = 8.0, 12.0
 NOISE_CORRELATION, WHITE_NOISE = 0.99, 0.1  # per raw feature (0.1 s)
 GAP = 10  # raw features at least between two actions
+MIN_CLASSES = 2
 
 
 class Videos(NamedTuple):
@@ -94,9 +95,10 @@ def make(
         signal_seed: seed of the class signals, shared by training and test sets.
     """
     lengths = [round(a * fps) for a in action_seconds]
-    if count < 1 or num_classes < 2 or feature_dim < 1 or num_steps < 1:
+    if count < 1 or num_classes < MIN_CLASSES or feature_dim < 1 or num_steps < 1:
         raise ValueError(
-            "`count`, `feature_dim`, `num_steps` >= 1 and `num_classes` >= 2 expected, got "
+            f"`count`, `feature_dim`, `num_steps` >= 1 and `num_classes` >= {MIN_CLASSES} "
+            "expected, got "
             f"{count}, {feature_dim}, {num_steps}, {num_classes}."
         )
     if not (0 < lengths[0] <= lengths[1] and lengths[1] + GAP < seconds[0] * fps):

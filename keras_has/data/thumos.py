@@ -15,7 +15,8 @@ temporal annotations, e.g. the 81 THUMOS14 classes without boxes in time).
 it is not a class and is left out. Every video is sampled to `num_steps`
 features (`videos.uniform_indices`). A feature file that cannot be read, is
 not 2-D, or has another D than the first is reported and counted in
-`VideoSet.skipped`, as is a labelled video without a feature file.
+`VideoSet.skipped`, as is a labelled video without a feature file. A missing
+or unusable folder or file is a `ThumosFilesError` naming the argument.
 """
 
 import glob
@@ -30,12 +31,23 @@ from keras_has.data import videos
 IGNORED_CLASSES = ("Ambiguous",)
 
 
+class ThumosFilesError(ValueError):
+    """The folder or file of `argument` ("features_dir", "annotations_dir", "labels_file") is
+    missing or unusable; `problem` says how."""
+
+    def __init__(self, argument, problem):
+        super().__init__(f"`{argument}`: {problem}")
+        self.argument, self.problem = argument, problem
+
+
 def read_annotations(annotations_dir, split="val"):
     """{class: [(video, start, end), ...]} from the `<Class>_<split>.txt` files."""
     suffix = f"_{split}.txt"
     paths = sorted(glob.glob(os.path.join(annotations_dir, f"*{suffix}")))
     if not paths:
-        raise ValueError(f"`annotations_dir`: no '<Class>{suffix}' files in {annotations_dir!r}.")
+        raise ThumosFilesError(
+            "annotations_dir", f"no '<Class>{suffix}' files in {os.fspath(annotations_dir)!r}."
+        )
     out = {}
     for path in paths:
         name = os.path.basename(path)[: -len(suffix)]
@@ -59,9 +71,10 @@ def _instance(path, number, line):
     except (IndexError, ValueError):
         start = end = None
     if start is None or len(parts) != 3 or not 0 <= start < end:
-        raise ValueError(
+        raise ThumosFilesError(
+            "annotations_dir",
             f"{path}:{number}: expected '<video> <start seconds> <end seconds>' with "
-            f"0 <= start < end, got {line.strip()!r}."
+            f"0 <= start < end, got {line.strip()!r}.",
         )
     return video, start, end
 
@@ -72,8 +85,9 @@ def read_labels(labels_file):
     for number, line in _lines(labels_file):
         parts = line.split()
         if len(parts) != 2:
-            raise ValueError(
-                f"{labels_file}:{number}: expected '<video> <Class>', got {line.strip()!r}."
+            raise ThumosFilesError(
+                "labels_file",
+                f"{labels_file}:{number}: expected '<video> <Class>', got {line.strip()!r}.",
             )
         out.append((parts[0], parts[1]))
     return out
@@ -105,7 +119,7 @@ def thumos(
     if not features_per_second > 0:
         raise ValueError(f"`features_per_second` must be > 0, got {features_per_second!r}.")
     if not os.path.isdir(features_dir):
-        raise ValueError(f"`features_dir`: {features_dir!r} is not a folder.")
+        raise ThumosFilesError("features_dir", f"{os.fspath(features_dir)!r} is not a folder.")
     annotations = read_annotations(annotations_dir, split)
     video_classes = {}
     for name, instances in annotations.items():
@@ -117,7 +131,9 @@ def thumos(
     classes = list(found if classes is None else classes)
     unknown = sorted(set(found) - set(classes))
     if unknown:
-        raise ValueError(f"`classes` lacks classes of the annotations: {unknown}.")
+        raise ThumosFilesError(
+            "annotations_dir", f"classes {unknown} are not in `classes` (the training set's)."
+        )
     index = {name: i for i, name in enumerate(classes)}
 
     names, paths, lengths, skipped, dim = [], [], [], [], None
@@ -136,7 +152,10 @@ def thumos(
     for path, problem in skipped:
         warnings.warn(f"thumos: skipping {path}: {problem}", stacklevel=2)
     if not names:
-        raise ValueError(f"No usable feature files in {features_dir!r} ({len(skipped)} skipped).")
+        raise ThumosFilesError(
+            "features_dir",
+            f"no usable feature files in {os.fspath(features_dir)!r} ({len(skipped)} skipped).",
+        )
 
     labels = np.zeros((len(names), len(classes)), np.float32)
     for row, video in enumerate(names):

@@ -78,6 +78,7 @@ else:
     gradient = source.grad
 is_hidden = hidden_map(numpy(out), images, [-1.0] * 3)
 assert is_hidden.any() and not is_hidden.all()
+# Exact: the gradient of a select is the upstream weights or zero, copied, not computed.
 np.testing.assert_array_equal(numpy(gradient), np.where(is_hidden[..., None], 0.0, weights))
 
 # tf.data (TensorFlow ops whatever the backend), batched and unbatched.
@@ -109,5 +110,6 @@ for cam, box in zip(found["cam"], found["box"]):
     normalized = (cam - cam.min()) / (cam.max() - cam.min())
     _, _, stats, _ = cv2.connectedComponentsWithStats((normalized >= 0.3).astype("uint8"))
     x0, y0, w, h, _ = stats[1 + np.argmax(stats[1:, cv2.CC_STAT_AREA])]
+    # Exact: integer boxes of the same float32 mask ((cam - min) / span >= 0.3, IEEE both sides).
     np.testing.assert_array_equal(box, [x0, y0, x0 + w, y0 + h])
 print(f"{backend} OK")

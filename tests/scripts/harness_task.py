@@ -18,10 +18,10 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from recipes import _harness as harness
+from recipes import _flags as flags
 
 parser = argparse.ArgumentParser(description=__doc__)
-harness.add_training_flags(
+flags.add_training_flags(
     parser, {"epochs": 6, "batch_size": 32, "lr": 0.05, "lr_end": 0.005, "weight_decay": 1e-4}
 )
 parser.add_argument("--images", type=int, default=256, help="Training images.")
@@ -31,6 +31,8 @@ args = parser.parse_args()
 
 import numpy as np
 import tensorflow as tf
+
+from recipes import _harness as harness
 
 if args.logical_cpus > 1:
     cpu = tf.config.list_physical_devices("CPU")[0]
