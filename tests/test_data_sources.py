@@ -221,6 +221,7 @@ def test_cub_boxes_from_random_mock_examples():
         assert ex["label"].dtype == np.int64 and ex["label"] == want["label"]
         assert ex["boxes"].dtype == np.float32 and ex["boxes"].shape == (1, 4)
         np.testing.assert_array_equal(ex["boxes"][0], expected_cub_box(want["bbox"], h, w))
+        # float32 boxes against the float64 expectation: one float32 rounding.
         np.testing.assert_allclose(
             ex_exact["boxes"][0], expected_cub_box(want["bbox"], h, w, False), rtol=1e-6
         )

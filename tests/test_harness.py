@@ -66,7 +66,7 @@ def assert_same_training(out, reference):
     """
     a, b = weights(out), weights(reference)
     assert np.linalg.norm(a - b) / np.linalg.norm(b) < 5e-4, np.abs(a - b).max()
-    assert results(out)["val"]["loss"] == pytest.approx(results(reference)["val"]["loss"], 1e-3)
+    assert results(out)["val"]["loss"] == pytest.approx(results(reference)["val"]["loss"], rel=1e-3)
 
 
 def csv_rows(out):

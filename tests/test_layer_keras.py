@@ -233,7 +233,10 @@ def test_keras_save_load_round_trip(tmp_path):
     np.testing.assert_array_equal(
         keras.ops.convert_to_numpy(restored.mean), keras.ops.convert_to_numpy(layer.mean)
     )
-    np.testing.assert_allclose(loaded.predict(train, verbose=0), model.predict(train, verbose=0))
+    # Same weights and ops; float32 sums may be ordered differently by CPU threads.
+    np.testing.assert_allclose(
+        loaded.predict(train, verbose=0), model.predict(train, verbose=0), rtol=1e-5, atol=1e-6
+    )
     # The adapted mean is usable for training straight away.
     hidden = hidden_map(np.asarray(restored(train)), train, keras.ops.convert_to_numpy(layer.mean))
     assert hidden.any()

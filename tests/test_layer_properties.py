@@ -189,6 +189,7 @@ def test_channels_first_mean_and_temporal_mean():
     images = rng.random((10, 2, 6, 5)).astype("float32")
     layer = HideAndSeek(patch_size=2, data_format="channels_first")
     layer.adapt(images)
+    # adapt() sums in float64 and stores float32: one float32 rounding (6e-8 relative).
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(layer.mean), images.mean((0, 2, 3)), rtol=1e-6
     )
@@ -208,6 +209,7 @@ def test_feature_map_running_mean():
     layer = HideAndSeek(patch_size=3, mode="feature_map", momentum=0.9, hide_prob=0.5, seed=0)
     out = as_numpy(layer(a))
     first = a.mean((0, 1, 2))
+    # The running mean is a float32 batch mean (144 values per channel, thread-ordered sums).
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.mean), first, rtol=1e-5)
     hidden = hidden_map(out, a, keras.ops.convert_to_numpy(layer.mean))
     assert 0 < hidden.mean() < 1  # the fill is exactly the updated mean
