@@ -3,7 +3,8 @@
 The box is computed in the graph (Keras ops, no OpenCV), so the model
 exports as a SavedModel with `model.export()`. It follows the same rule as
 `keras_has.boxes.cam_to_boxes`, and the tests check that both give the
-same boxes: min-max normalize the CAM, keep pixels >= threshold, take the
+same boxes: min-max normalize the CAM, keep pixels >= threshold (the rule
+of `keras_has.boxes.foreground`, here in Keras ops), take the
 largest 8-connected component (ties: the one whose first pixel comes first
 in raster order, as OpenCV's labels), box = (x_min, y_min, x_max, y_max)
 half-open in pixels, (0, 0, 0, 0) when nothing is kept.
@@ -91,6 +92,8 @@ def largest_component_boxes(cams, threshold):
         (B, 4) float32 (x_min, y_min, x_max, y_max), half-open pixels.
     """
     height, width = cams.shape[1:]
+    # The CAM threshold rule of `keras_has.boxes.foreground` (normalized >= threshold, in
+    # float32), in Keras ops; tests/test_localizer.py checks the boxes against OpenCV's.
     mask = normalize_maps(ops.cast(cams, "float32")[..., None])[..., 0] >= threshold
     labels = component_labels(mask)
     size = height * width

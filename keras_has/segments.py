@@ -26,7 +26,11 @@ def runs(mask):
 
 def above_threshold(cams, threshold):
     """(..., T) bool: the steps of each CAM at or above `threshold` of its max; none where
-    the max is not positive."""
+    the max is not positive.
+
+    The 1-D rule, used by `cam_to_segments` and the temporal recipe: a fraction of the raw
+    maximum, in the CAM's own precision, unlike the image rule `keras_has.boxes.foreground`
+    (min-max normalized maps, float32)."""
     cams = np.asarray(cams)
     peak = cams.max(axis=-1, keepdims=True)
     return (cams >= threshold * peak) & (peak > 0)

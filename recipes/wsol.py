@@ -233,7 +233,7 @@ def sources(args):
     """The `Data` of --dataset; a data set missing where the flags say is a FlagError."""
     from keras_has import data
     from keras_has.data import ilsvrc, pipeline, synthetic
-    from keras_has.data.sources import DataNotPreparedError
+    from keras_has.data.tfds_access import DataNotPreparedError
 
     if args.dataset == "builtin":
         train, test = (
@@ -371,10 +371,10 @@ class _PartCoverage:
     def update(self, model, maps, images, part_masks, labels):
         import numpy as np
 
-        from keras_has.boxes import normalize_cams
+        from keras_has.boxes import foreground, normalize_cams
         from keras_has.data import pipeline
 
-        kept = normalize_cams(maps) >= self.threshold
+        kept = foreground(normalize_cams(maps), self.threshold)
         for value in range(4):
             where = part_masks == value
             self.on[value] += np.count_nonzero(kept & where)

@@ -222,7 +222,7 @@ def test_cub_path_on_mocked_tfds(tmp_path, capsys):
     """--dataset cub end to end, in this process, on TFDS mock data (12 consistent examples)."""
     import numpy as np
     import tensorflow_datasets as tfds
-    from test_data_sources import cub_as_dataset_fn
+    from test_data_cub import cub_as_dataset_fn
 
     rng = np.random.default_rng(0)
     examples = [

@@ -27,7 +27,7 @@ package's boxes are half-open (`keras_has.boxes`), so a box becomes
 is why VOC loaders subtract 1; ILSVRC files are not, and nothing is
 subtracted here.) A few files may give ``xmax == width``: the half-open box
 then ends one pixel past the image, which the data source clips and counts
-(`keras_has.data.sources.imagenet`); parsing here does not clip.
+(`keras_has.data.imagenet2012`); parsing here does not clip.
 
 Speed: 45 to 80 microseconds per file (files in the page cache, one core
 of a busy 2-core machine): the 50 000 validation files in 2 to 4 s.
@@ -86,7 +86,7 @@ def stem(name):
 
     ``"ILSVRC2012_val_00000001.JPEG"`` and ``"val/ILSVRC2012_val_00000001.xml"``
     both give ``"ILSVRC2012_val_00000001"``. The same rule runs in the graph
-    in `keras_has.data.sources`.
+    in `keras_has.data.imagenet2012`.
     """
     name = os.fspath(name).replace("\\", "/").rsplit("/", 1)[-1]
     return _STEM.sub("", name)

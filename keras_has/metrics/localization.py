@@ -4,8 +4,8 @@
 keeps only counters: per-threshold hit counts and two histograms, O(number
 of CAM thresholds) memory whatever the number of images. The boxes and the
 threshold sweep follow `keras_has.boxes` (half-open pixel boxes, min-max
-normalized CAMs, foreground ``>= t``, 8-connected components, largest = most
-pixels).
+normalized CAMs, foreground ``>= t`` by `keras_has.boxes.foreground`,
+8-connected components, largest = most pixels).
 
 The metrics:
 
@@ -61,8 +61,10 @@ import numbers
 
 import numpy as np
 
-from keras_has import boxes as boxes_lib
-from keras_has.boxes import box_iou
+from keras_has.boxes import box_iou, normalize_cams
+from keras_has.boxes.checks import as_boxes, as_maps
+from keras_has.boxes.sweep import sweep_normalized
+from keras_has.boxes.workers import check_workers, thread_map
 
 __all__ = ["LocalizationMetrics", "box_iou"]
 
@@ -150,7 +152,7 @@ class LocalizationMetrics:
             raise ValueError("`cam_curve_interval` must be > 0. Received: cam_curve_interval=0")
         self.cam_curve_interval = interval
         self.thresholds = np.arange(0, 1, interval)
-        boxes_lib._workers(num_workers)  # checks it
+        check_workers(num_workers)
         self.num_workers = num_workers
         # The IoU thresholds counted: the V2 ones and 0.5 for MaxBoxAcc.
         self._ious = np.array(sorted(set(ious) | {LOC_IOU}))
@@ -192,7 +194,7 @@ class LocalizationMetrics:
                 PxAP where not foreground (Choe et al.'s OpenImages ignore
                 regions); needs `masks`.
         """
-        cams = boxes_lib._as_maps(cams, "cams", ranks=(3,))
+        cams = as_maps(cams, "cams", ranks=(3,))
         batch = len(cams)
         gt = _gt_boxes(gt_boxes, batch)
         labels = _class_ids(labels, "labels", batch)
@@ -213,17 +215,19 @@ class LocalizationMetrics:
         if batch == 0:
             return
         count = len(self.thresholds)
-        workers = boxes_lib._workers(self.num_workers)
+        workers = check_workers(self.num_workers)
         size = max(1, -(-batch // workers))
         chunks = [slice(i, min(i + size, batch)) for i in range(0, batch, size)]
 
         def measure(chunk):
             # Normalization, sweep and histograms of a chunk of the batch, in
             # one task of the thread pool.
-            maps = boxes_lib.normalize_cams(cams[chunk])
-            largest, every = boxes_lib.sweep_normalized(maps, gt[chunk], self._sweep, 1)
+            maps = normalize_cams(cams[chunk])
+            largest, every = sweep_normalized(maps, gt[chunk], self._sweep, 1)
             pixels = None
             if with_masks:
+                # Bin k holds t_k <= s < t_{k+1} (float32): the foreground at t_k
+                # (`keras_has.boxes.foreground`) is exactly bins k and above.
                 index = np.searchsorted(self._edges, maps, side="right") - 1
                 index += (count + 1) * masks[chunk]
                 if ignore is not None:
@@ -231,7 +235,7 @@ class LocalizationMetrics:
                 pixels = np.bincount(index.ravel(), minlength=2 * (count + 1))
             return largest, every, pixels
 
-        parts = boxes_lib._map(measure, chunks, workers)
+        parts = thread_map(measure, chunks, workers)
         largest = np.concatenate([part[0] for part in parts])
         every = np.concatenate([part[1] for part in parts])
         at_threshold = largest[:, count]
@@ -348,7 +352,7 @@ def _gt_boxes(gt_boxes, batch):
             item = np.asarray(item, dtype=np.float64)
             if item.size == 0:
                 item = item.reshape(0, 4)
-            items.append(boxes_lib.as_boxes(item, f"gt_boxes[{i}]"))
+            items.append(as_boxes(item, f"gt_boxes[{i}]"))
     else:
         try:
             array = np.asarray(gt_boxes, dtype=np.float64)
