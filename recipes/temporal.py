@@ -166,7 +166,10 @@ def check_flags(args):
             f"the built-in videos have at least {synthetic_videos.MIN_CLASSES} classes; got "
             f"{args.classes}",
         )
-    args.segments = flags.check_has_flags(args, "temporal", args.num_steps)
+    segments = flags.check_has_flags(args, "temporal", args.num_steps)
+    # One size goes to the layer as a number, not a list of one: a list draws the size option
+    # too, which would change the hiding patterns (and the results) of earlier runs.
+    args.segments = segments[0] if segments is not None and len(segments) == 1 else segments
 
 
 def sources(args):

@@ -107,7 +107,7 @@ def test_paper_defaults_and_help(tmp_path):
     temporal.check_flags(args)
     assert (args.num_steps, args.segments, args.hide_prob, args.cam_threshold) == (
         2000,
-        [100],
+        100,  # one size: a number, as before (a list of one would draw other patterns)
         0.5,
         0.5,
     )
@@ -115,7 +115,7 @@ def test_paper_defaults_and_help(tmp_path):
     folders = ["--features-dir", str(tmp_path), "--annotations-dir", str(tmp_path)]
     thumos_args = temporal.parse_args(["--dataset", "thumos", *folders])
     assert (thumos_args.filters, thumos_args.compare) == (500, False)
-    for segment, segments in (("off", None), ("50,100", [50, 100]), ("0.05", [0.05])):
+    for segment, segments in (("off", None), ("50,100", [50, 100]), ("0.05", 0.05)):
         args = temporal.parse_args(["--segment", segment])
         temporal.check_flags(args)
         assert args.segments == segments
