@@ -49,7 +49,8 @@ def test_hide_blocks_matches_numpy_reference(
     n_options = data.draw(st.integers(1, 3))
     sizes = st.sampled_from([1, 2, 3, 5, 8, 40])
     cells = [
-        (0,) * len(lengths) if data.draw(st.booleans()) and n_options > 1
+        (0,) * len(lengths)
+        if data.draw(st.booleans()) and n_options > 1
         else tuple(data.draw(sizes) for _ in lengths)
         for _ in range(n_options)
     ]
@@ -57,7 +58,9 @@ def test_hide_blocks_matches_numpy_reference(
     plan = make_plan(BACKEND, lengths, cells, channels_first)
     hidden = rng.random((batch, int(np.prod(plan.grid)))) < 0.5
     choice = rng.integers(0, n_options, batch).astype("int32")
-    x = keras.ops.convert_to_numpy(keras.ops.cast(rng.normal(0, 50, (batch, *lengths, channels)), dtype))
+    x = keras.ops.convert_to_numpy(
+        keras.ops.cast(rng.normal(0, 50, (batch, *lengths, channels)), dtype)
+    )
     if "float" in dtype and x.size > 2:
         x.reshape(-1)[:3] = [np.nan, -0.0, np.inf]  # bit-exact, not just equal
     fill = keras.ops.convert_to_numpy(keras.ops.cast(rng.normal(0, 50, channels), dtype))
@@ -84,8 +87,7 @@ def test_blocks_are_the_pixel_mask_subsampled(height_cells, width_cells, patch, 
     """Expanding cells to blocks of units[a] pixels equals expanding to pixels."""
     lengths = (12 * height_cells, 12 * width_cells)
     cells = [
-        [c.length(n, BACKEND) for n in lengths]
-        for c in parse_cell_sizes(patch, None, "image")
+        [c.length(n, BACKEND) for n in lengths] for c in parse_cell_sizes(patch, None, "image")
     ]
     plan = make_plan(BACKEND, lengths, cells, False)
     for axis, (n, u) in enumerate(zip(lengths, plan.units)):
@@ -98,8 +100,33 @@ def test_blocks_are_the_pixel_mask_subsampled(height_cells, width_cells, patch, 
     (u0, u1), (h, w) = plan.units, lengths
     blocks = blocks.reshape(4, h // u0, 1, w // u1, 1)
     np.testing.assert_array_equal(
-        pixels.reshape(4, h // u0, u0, w // u1, u1), np.broadcast_to(blocks, (4, h // u0, u0, w // u1, u1))
+        pixels.reshape(4, h // u0, u0, w // u1, u1),
+        np.broadcast_to(blocks, (4, h // u0, u0, w // u1, u1)),
     )
+
+
+@given(
+    grid=st.tuples(st.integers(1, 6), st.integers(1, 6)),
+    n_options=st.integers(1, 4),
+    hide_prob=st.floats(0, 1),
+    image_prob=st.floats(0, 1, exclude_min=True),
+    seed=st.integers(0, 1000),
+)
+def test_image_prob_leaves_images_whole_and_keeps_the_others_cells(
+    grid, n_options, hide_prob, image_prob, seed
+):
+    """The same seed draws the same cells at any image_prob: an image keeps the
+    cells drawn at image_prob=1 or is left whole."""
+    plan = make_plan(BACKEND, (4 * grid[0], 4 * grid[1]), [(4, 4)] * n_options, False)
+    (hidden, _), (some, choice) = (
+        (
+            keras.ops.convert_to_numpy(a)
+            for a in draw_cells(BACKEND, keras.random.SeedGenerator(seed), 64, plan, hide_prob, p)
+        )
+        for p in (1.0, image_prob)
+    )
+    assert ((some == hidden).all(1) | ~some.any(1)).all()
+    assert ((0 <= choice) & (choice < n_options)).all()
 
 
 def test_plan_units_and_grid():
@@ -116,10 +143,17 @@ def test_plan_units_and_grid():
     "patch_size,num_segments,mode,expected",
     [
         (56, None, "image", [CellSize("pixels", 56)]),
-        ([0, 16, 0.5], None, "image", [CellSize("none", 0), CellSize("pixels", 16), CellSize("fraction", 0.5)]),
+        (
+            [0, 16, 0.5],
+            None,
+            "image",
+            [CellSize("none", 0), CellSize("pixels", 16), CellSize("fraction", 0.5)],
+        ),
         (np.int64(32), None, "image", [CellSize("pixels", 32)]),
         (
-            [np.uint8(0), np.float32(0.25)], None, "image",
+            [np.uint8(0), np.float32(0.25)],
+            None,
+            "image",
             [CellSize("none", 0), CellSize("fraction", 0.25)],
         ),
         (None, 20, "temporal", [CellSize("count", 20)]),
@@ -177,6 +211,8 @@ def test_float_patch_sizes_outside_0_1_are_refused(value, in_list):
 def test_ints_are_pixels_and_floats_in_0_1_are_fractions(pixels, fraction):
     cells = parse_cell_sizes([0, pixels, fraction], None, "image")
     assert cells == (
-        CellSize("none", 0), CellSize("pixels", int(pixels)), CellSize("fraction", fraction)
+        CellSize("none", 0),
+        CellSize("pixels", int(pixels)),
+        CellSize("fraction", fraction),
     )
     assert isinstance(cells[1].value, int)

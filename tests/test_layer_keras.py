@@ -1,6 +1,8 @@
 """HideAndSeek as a Keras layer: harness, tf.data, XLA, precision, saving."""
 
+import hashlib
 import json
+import math
 import os
 import re
 import subprocess
@@ -73,9 +75,12 @@ def test_in_tf_data_on_batched_and_unbatched_elements():
     for dataset in (
         tf.data.Dataset.from_tensor_slices(x).map(layer).batch(6),
         tf.data.Dataset.from_tensor_slices(x).batch(4).map(layer).unbatch().batch(6),
-        tf.data.Dataset.from_tensor_slices((x, np.arange(6))).batch(3).map(
-            lambda im, y: (layer(im), y), num_parallel_calls=tf.data.AUTOTUNE
-        ).map(lambda im, y: im).unbatch().batch(6),
+        tf.data.Dataset.from_tensor_slices((x, np.arange(6)))
+        .batch(3)
+        .map(lambda im, y: (layer(im), y), num_parallel_calls=tf.data.AUTOTUNE)
+        .map(lambda im, y: im)
+        .unbatch()
+        .batch(6),
     ):
         out = next(iter(dataset)).numpy()
         assert out.dtype == np.uint8
@@ -90,7 +95,10 @@ def test_in_tf_data_on_batched_and_unbatched_elements():
 
 def test_seeded_layers_reproduce_and_unseeded_calls_differ():
     x = images()
-    a, b = HideAndSeek(patch_size=4, fill_value=250.0, seed=11), HideAndSeek(patch_size=4, fill_value=250.0, seed=11)
+    a, b = (
+        HideAndSeek(patch_size=4, fill_value=250.0, seed=11),
+        HideAndSeek(patch_size=4, fill_value=250.0, seed=11),
+    )
     first_a, first_b = np.asarray(a(x)), np.asarray(b(x))
     np.testing.assert_array_equal(first_a, first_b)
     assert not np.array_equal(first_a, np.asarray(a(x)))  # a new pattern per call
@@ -219,7 +227,7 @@ def test_mixed_precision_keeps_input_dtypes():
 
 def test_keras_save_load_round_trip(tmp_path):
     train = images((8, 16, 16, 3), "float32", seed=9)
-    layer = HideAndSeek(patch_size=[0, 4, 0.25], hide_prob=0.4, seed=3, name="has")
+    layer = HideAndSeek(patch_size=[0, 4, 0.25], hide_prob=0.4, image_prob=0.5, seed=3, name="has")
     layer.adapt(train)
     inputs = keras.Input((16, 16, 3))
     outputs = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(layer(inputs)))
@@ -230,6 +238,7 @@ def test_keras_save_load_round_trip(tmp_path):
     restored = loaded.get_layer("has")
     assert isinstance(restored, HideAndSeek)
     assert restored.get_config() == layer.get_config()
+    assert restored.image_prob == 0.5
     np.testing.assert_array_equal(
         keras.ops.convert_to_numpy(restored.mean), keras.ops.convert_to_numpy(layer.mean)
     )
@@ -259,6 +268,7 @@ def test_export_round_trip_serves_without_hiding(tmp_path):
     assert not np.allclose(filled, served.numpy())
 
 
+IMAGE_PROB_RANGE = r"`image_prob` must be a number in \[0, 1\]"
 BAD_ARGUMENTS = [
     ({"patch_size": -3}, "patch_size"),
     ({"patch_size": 1.5}, "patch_size"),
@@ -268,6 +278,10 @@ BAD_ARGUMENTS = [
     ({}, "patch_size"),
     ({"patch_size": 4, "hide_prob": 1.2}, "hide_prob"),
     ({"patch_size": 4, "hide_prob": -0.1}, "hide_prob"),
+    ({"patch_size": 4, "image_prob": 1.5}, IMAGE_PROB_RANGE),
+    ({"patch_size": 4, "image_prob": -0.1}, IMAGE_PROB_RANGE),
+    ({"patch_size": 4, "image_prob": "0.5"}, IMAGE_PROB_RANGE),
+    ({"patch_size": 4, "image_prob": True}, IMAGE_PROB_RANGE),
     ({"patch_size": 4, "fill_value": "median"}, "fill_value"),
     ({"patch_size": 4, "fill_value": [[1, 2]]}, "fill_value"),
     ({"patch_size": 4, "mode": "video"}, "mode"),
@@ -343,9 +357,7 @@ def test_calls_without_a_training_flag():
     assert hidden_map(mapped.numpy(), x, 250.0).all()
     inputs = keras.Input((16, 16, 3))
     network = keras.Model(inputs, keras.layers.Dense(3)(layer(inputs)))
-    np.testing.assert_array_equal(
-        np.asarray(network(x)), np.asarray(network(x, training=False))
-    )
+    np.testing.assert_array_equal(np.asarray(network(x)), np.asarray(network(x, training=False)))
     assert not np.allclose(np.asarray(network(x)), np.asarray(network(x, training=True)))
 
 
@@ -488,19 +500,29 @@ x[0, 1, 2, 0] = np.nan
 model.fit(x[:2], np.zeros((2, 3)), verbose=0)
 np.testing.assert_array_equal(keras.ops.convert_to_numpy(has.mean), mean)
 assert float(keras.ops.convert_to_numpy(has.count)) == 2
+half = HideAndSeek(patch_size=2, hide_prob=1.0, image_prob=0.5, fill_value=-1.0, seed=0)
+labels = np.arange(64)
+out = half({"images": np.zeros((64, 4, 4, 3), "float32"), "labels": labels}, training=True)
+assert out["labels"] is labels
+hidden = keras.ops.convert_to_numpy(out["images"]).reshape(64, -1) == -1
+assert (hidden.all(1) | ~hidden.any(1)).all() and 12 < hidden.all(1).sum() < 52  # 5 sigma
 print("backend OK")
 """
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_feature_map_training_and_empty_batches_on_other_backends(backend):
+def test_feature_map_training_empty_batches_and_image_prob_on_other_backends(backend):
     """fit with a feature-map layer (JAX leaked a tracer when the running mean
-    had a gradient), non-finite batches skipped, empty batches returned."""
+    had a gradient), non-finite batches skipped, empty batches returned;
+    image_prob on a dict's images."""
     pytest.importorskip(backend)
     result = subprocess.run(
         [sys.executable, "-c", BACKEND_SCRIPT],
         env={**os.environ, "KERAS_BACKEND": backend},
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "backend OK" in result.stdout
@@ -604,7 +626,11 @@ DYNAMIC_EMPTY = [
     ({"patch_size": 4}, IMAGES, [*EMPTY_IMAGES, (0, 5, 5, 3)]),
     ({"patch_size": 0.5}, IMAGES, EMPTY_IMAGES),
     ({"patch_size": [0, 4, 0.5]}, IMAGES, EMPTY_IMAGES),
-    ({"patch_size": 4, "data_format": "channels_first"}, CHANNELS_FIRST, [(2, 3, 0, 5), (2, 3, 5, 0)]),
+    (
+        {"patch_size": 4, "data_format": "channels_first"},
+        CHANNELS_FIRST,
+        [(2, 3, 0, 5), (2, 3, 5, 0)],
+    ),
     ({"patch_size": 4}, (None, None, 3), [(0, 0, 3), (0, 5, 3), (5, 0, 3)]),
     ({"mode": "temporal", "num_segments": 4}, (None, None, 5), [(2, 0, 5), (0, 7, 5)]),
     ({"mode": "temporal", "patch_size": [0, 3]}, (None, 5), [(0, 5)]),
@@ -631,9 +657,9 @@ def test_empty_inputs_known_only_at_run_time_pass_through(kwargs, signature, sha
     x = images(full)
     channel_axis = 1 if kwargs.get("data_format") == "channels_first" else -1
     batched = len(full) == (3 if kwargs.get("mode") == "temporal" else 4)
-    hidden = np.stack([
-        hidden_map(run(tf.constant(x)).numpy(), x, fill, channel_axis) for _ in range(4)
-    ])
+    hidden = np.stack(
+        [hidden_map(run(tf.constant(x)).numpy(), x, fill, channel_axis) for _ in range(4)]
+    )
     per_image = hidden.reshape(4 * (len(x) if batched else 1), -1)
     assert per_image.any() and (per_image.all(1) | ~per_image.any(1)).all()
 
@@ -673,8 +699,178 @@ def test_eager_calls_on_new_shapes_do_not_warn_about_retracing():
     """
     result = subprocess.run(
         [sys.executable, "-c", RETRACING_SCRIPT],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "hid 6 shapes twice" in result.stdout
     assert "retracing" not in result.stderr, result.stderr[-3000:]
+
+
+# ---------------------------------------------------- dicts of Keras image pipelines
+
+
+def detection_data(batch=4, seed=0):
+    """The dicts of Keras's image preprocessing layers: 24x20 images, xyxy boxes, masks."""
+    rng = np.random.default_rng(seed)
+    xs, ys = (np.sort(rng.uniform(0, n, (batch, 3, 2)), -1) for n in (20, 24))
+    boxes = np.stack([xs[..., 0], ys[..., 0], xs[..., 1], ys[..., 1]], -1).astype("float32")
+    return {
+        "images": images((batch, 24, 20, 3), seed=seed),
+        "labels": np.arange(batch),
+        "bounding_boxes": {"boxes": boxes, "labels": rng.integers(0, 3, (batch, 3))},
+        "segmentation_masks": rng.integers(0, 5, (batch, 24, 20, 1)).astype("int32"),
+    }
+
+
+def keras_augment(*more):
+    """Keras's own crop and flip, seeded, then `more` layers."""
+    return keras.layers.Pipeline(
+        [
+            keras.layers.RandomCrop(16, 16, seed=1, bounding_box_format="xyxy"),
+            keras.layers.RandomFlip(seed=2, bounding_box_format="xyxy"),
+            *more,
+        ]
+    )
+
+
+AUGMENT_PATHS = {
+    "eager": lambda pipeline: pipeline(detection_data()),
+    "tf.data batches": lambda pipeline: next(
+        iter(tf.data.Dataset.from_tensor_slices(detection_data()).batch(4).map(pipeline))
+    ),
+    "tf.data images": lambda pipeline: next(
+        iter(tf.data.Dataset.from_tensor_slices(detection_data()).map(pipeline).batch(4))
+    ),
+}
+
+
+@pytest.mark.parametrize("path", AUGMENT_PATHS)
+def test_dicts_in_a_keras_pipeline_hide_images_only(path):
+    """Boxes, masks and labels are what Keras's layers alone give, bit for bit;
+    the images are theirs with whole cells filled."""
+    run = AUGMENT_PATHS[path]
+    has = HideAndSeek(patch_size=4, fill_value=250.0, seed=3)
+    hidden_out, keras_out = run(keras_augment(has)), run(keras_augment())
+    keras.tree.assert_same_structure(hidden_out, keras_out)
+    assert list(hidden_out) == list(keras_out)
+    for key in ("labels", "bounding_boxes", "segmentation_masks"):
+        for got, expected in zip(
+            keras.tree.flatten(hidden_out[key]), keras.tree.flatten(keras_out[key])
+        ):
+            got, expected = np.asarray(got), np.asarray(expected)
+            assert got.dtype == expected.dtype
+            np.testing.assert_array_equal(
+                got.view(f"u{got.itemsize}"), expected.view(f"u{got.itemsize}")
+            )
+    hidden = hidden_map(np.asarray(hidden_out["images"]), np.asarray(keras_out["images"]), 250.0)
+    assert hidden.shape == (4, 16, 16) and 0 < hidden.mean() < 1
+    assert all(constant_on_cells(image, (4, 4)) for image in hidden)
+
+
+def test_dict_entries_other_than_images_pass_through():
+    """The same keys in the same order, the same objects; the caller's dict is not changed."""
+    data = {**detection_data(), "names": np.array(["a", "b", "c", "d"])}
+    x = data["images"]
+    layer = HideAndSeek(patch_size=4, hide_prob=1.0, fill_value=250.0)
+    out = layer(data)
+    assert list(out) == list(data) and data["images"] is x
+    assert all(out[key] is data[key] for key in data if key != "images")
+    np.testing.assert_array_equal(np.asarray(out["images"]), np.full(x.shape, 250.0, "float32"))
+    np.testing.assert_array_equal(np.asarray(layer(data, training=False)["images"]), x)
+    single = layer(
+        {"images": x[0].astype("uint8"), "segmentation_masks": data["segmentation_masks"][0]}
+    )
+    assert single["images"].shape == (24, 20, 3) and single["images"].dtype == "uint8"
+
+
+def test_adapt_on_dicts_uses_the_images():
+    data = detection_data(8)
+    expected = data["images"].reshape(-1, 3).mean(0, dtype="float64")
+    for source in (
+        data,
+        tf.data.Dataset.from_tensor_slices(data).batch(3),
+        tf.data.Dataset.from_tensor_slices(data),
+    ):
+        layer = HideAndSeek(patch_size=4)
+        layer.adapt(source)
+        # Summed in float64, stored in float32: one float32 rounding.
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.mean), expected, rtol=1e-6)
+
+
+DICT_ERRORS = [
+    (
+        {"patch_size": 2, "mode": "feature_map"},
+        {"images": np.zeros((1, 4, 4, 3))},
+        "mode='feature_map'",
+    ),
+    ({"num_segments": 2, "mode": "temporal"}, {"images": np.zeros((1, 4, 3))}, "mode='temporal'"),
+    ({"patch_size": 2}, {"image": np.zeros((1, 4, 4, 3))}, "'images' key.*'image'"),
+]
+
+
+@pytest.mark.parametrize("kwargs,data,message", DICT_ERRORS)
+def test_dicts_need_image_mode_and_an_images_key(kwargs, data, message):
+    layer = HideAndSeek(fill_value=0.0, **kwargs)
+    with pytest.raises(ValueError, match=message):
+        layer(data)
+    if kwargs.get("mode") != "feature_map":  # feature maps are never adapted
+        for source in (data, tf.data.Dataset.from_tensor_slices(data)):
+            with pytest.raises(ValueError, match=message):
+                HideAndSeek(**kwargs).adapt(source)
+
+
+# ---------------------------------------------------------------- image_prob
+
+IMAGE_PROB_PATHS = {
+    "eager": lambda layer: layer,
+    "tf.data": lambda layer: lambda x: next(iter(tf.data.Dataset.from_tensors(x).map(layer))),
+    "xla": lambda layer: tf.function(lambda x: layer(x), jit_compile=True),
+    "run-time shapes": lambda layer: tf.function(
+        lambda x: layer(x), input_signature=[tf.TensorSpec((None, None, None, 1), tf.float32)]
+    ),
+}
+
+
+@pytest.mark.parametrize("path", IMAGE_PROB_PATHS)
+def test_image_prob_leaves_whole_images_in_every_path(path):
+    """With every cell of a hidden image hidden, an image is all fill or untouched."""
+    x = tf.constant(images((400, 8, 8, 1)))
+    kwargs = {"patch_size": [4, 0.5], "hide_prob": 1.0, "fill_value": 250.0}
+    counts = {}
+    # image_prob 1 first: a kernel cached for it must not serve image_prob 0.25.
+    for image_prob in (1.0, 0.25, 0.0):
+        run = IMAGE_PROB_PATHS[path](HideAndSeek(image_prob=image_prob, seed=7, **kwargs))
+        hidden = hidden_map(np.asarray(run(x)), x.numpy(), 250.0).reshape(400, -1)
+        assert (hidden.all(1) | ~hidden.any(1)).all()
+        counts[image_prob] = hidden.all(1).sum()
+    assert counts[1.0] == 400 and counts[0.0] == 0
+    assert abs(counts[0.25] - 100) < 5 * math.sqrt(400 * 0.25 * 0.75), counts
+
+
+def test_image_prob_1_keeps_the_patterns_of_earlier_versions():
+    """The draws of image_prob=1 are those of the layer before image_prob existed.
+
+    Fingerprints of two calls' hidden maps, recorded with that layer
+    (TensorFlow's Philox: the same numbers on every machine).
+    """
+    x = tf.constant(images((16, 24, 24, 3)))
+    expected = {
+        "eager": "fdf029229b74c15d",
+        "xla": "fdf029229b74c15d",
+        "run-time shapes": "1ecae8ff545acb92",
+    }
+    signature = [tf.TensorSpec((None, None, None, 3), tf.float32)]
+    for path, fingerprint in expected.items():
+        layer = HideAndSeek(patch_size=[0, 4, 8], image_prob=1.0, fill_value=250.0, seed=1234)
+        run = {
+            "eager": layer,
+            "xla": tf.function(lambda t, layer=layer: layer(t), jit_compile=True),
+            "run-time shapes": tf.function(
+                lambda t, layer=layer: layer(t), input_signature=signature
+            ),
+        }[path]
+        hidden = np.stack([np.all(np.asarray(run(x)) == 250.0, -1) for _ in range(2)])
+        assert hashlib.sha256(np.packbits(hidden).tobytes()).hexdigest()[:16] == fingerprint, path

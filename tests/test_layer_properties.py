@@ -6,12 +6,13 @@ import keras
 import numpy as np
 import pytest
 from helpers import (
+    cell_lengths,
     cell_values,
     chosen_option,
     constant_on_cells,
     hidden_map,
 )
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keras_has import HideAndSeek
@@ -53,19 +54,28 @@ sizes = st.one_of(
     seed=st.integers(0, 2**31 - 1),
 )
 def test_image_outputs_are_input_or_fill_on_the_chosen_grid(
-    batch, height, width, channels, patch_size, hide_prob, dtype, data_format,
-    batched, seed,
+    batch,
+    height,
+    width,
+    channels,
+    patch_size,
+    hide_prob,
+    dtype,
+    data_format,
+    batched,
+    seed,
 ):
     rng = np.random.default_rng(seed)
     channels_first = data_format == "channels_first"
-    shape = (batch, channels, height, width) if channels_first else (
-        batch, height, width, channels
-    )
+    shape = (batch, channels, height, width) if channels_first else (batch, height, width, channels)
     x = make_input(rng, shape, dtype)
     fill = FILL[:channels]
     layer = HideAndSeek(
-        patch_size=patch_size, hide_prob=hide_prob, fill_value=fill,
-        seed=seed, data_format=data_format,
+        patch_size=patch_size,
+        hide_prob=hide_prob,
+        fill_value=fill,
+        seed=seed,
+        data_format=data_format,
     )
     out = layer(x) if batched else np.stack([layer(image) for image in x])
     out = as_numpy(out)
@@ -100,8 +110,11 @@ def test_temporal_outputs_hide_whole_segments(
     x = make_input(rng, (batch, steps, features), dtype)
     fill = np.arange(features) + 300.0
     layer = HideAndSeek(
-        mode="temporal", hide_prob=hide_prob, fill_value=fill.tolist(),
-        seed=seed, **segments,
+        mode="temporal",
+        hide_prob=hide_prob,
+        fill_value=fill.tolist(),
+        seed=seed,
+        **segments,
     )
     out = layer(x) if batched else np.stack([layer(seq) for seq in x])
     hidden = hidden_map(as_numpy(out), x, fill)
@@ -124,7 +137,9 @@ def test_hidden_fraction_matches_hide_prob(hide_prob, mode):
     else:
         x = make_input(rng, (64, 205, 1), "float32")
         cells = (10,)
-        layer = HideAndSeek(mode="temporal", patch_size=10, hide_prob=hide_prob, fill_value=FILL[0], seed=1)
+        layer = HideAndSeek(
+            mode="temporal", patch_size=10, hide_prob=hide_prob, fill_value=FILL[0], seed=1
+        )
     hidden = hidden_map(as_numpy(layer(x)), x, FILL[:1])
     flags = np.concatenate([cell_values(h, cells).ravel() for h in hidden])
     n = flags.size
@@ -137,21 +152,60 @@ def test_hidden_fraction_matches_hide_prob(hide_prob, mode):
 
 
 @pytest.mark.parametrize(
-    "options,size",
-    [([0, 4, 6, 8], (48, 48)), ([0, 16, 32, 44, 56], (224, 224)), ([5, 7, 0.5], (35, 35))],
+    "options,size,image_prob",
+    [
+        ([0, 4, 6, 8], (48, 48), 1.0),
+        ([0, 4, 6, 8], (48, 48), 0.5),
+        ([0, 16, 32, 44, 56], (224, 224), 1.0),
+        ([16, 32, 44, 56], (224, 224), 0.5),  # the paper's ImageNet classification setting
+        ([5, 7, 0.5], (35, 35), 1.0),
+    ],
 )
-def test_each_patch_size_is_drawn_equally_often(options, size):
+def test_each_patch_size_is_drawn_equally_often(options, size, image_prob):
+    """Hidden images draw each option equally often; whole ones count as a 0 option."""
     n = 1200 if size[0] < 100 else 400
     rng = np.random.default_rng(1)
     x = make_input(rng, (n, *size, 1), "uint8")
-    layer = HideAndSeek(patch_size=options, fill_value=FILL[0], seed=7)
+    layer = HideAndSeek(patch_size=options, fill_value=FILL[0], image_prob=image_prob, seed=7)
     hidden = hidden_map(as_numpy(layer(x)), x, FILL[:1])
-    chosen = np.array([chosen_option(h, options) for h in hidden])
+    labels = options if 0 in options or image_prob == 1 else [0, *options]
+    chosen = np.array([chosen_option(h, labels) for h in hidden])
     assert (chosen != None).all()
-    counts = np.bincount(chosen.astype(int), minlength=len(options))
-    p = 1 / len(options)
-    bound = 5 * math.sqrt(n * p * (1 - p))
+    counts = np.bincount(chosen.astype(int), minlength=len(labels))
+    p = np.array(
+        [(s in options) * image_prob / len(options) + (s == 0) * (1 - image_prob) for s in labels]
+    )
+    bound = 5 * np.sqrt(n * p * (1 - p))
     assert np.all(np.abs(counts - n * p) < bound), counts
+
+
+@settings(max_examples=20)  # each example compiles a kernel, about 2 s
+@given(
+    options=st.lists(st.sampled_from([0, 1, 4, 8, 16, 0.5]), min_size=1, max_size=3),
+    hide_prob=st.sampled_from([0.05, 0.3, 0.5, 1.0]),
+    image_prob=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_fraction_of_images_hidden_is_image_prob_times_any_cell(
+    options, hide_prob, image_prob, seed
+):
+    n = 600
+    x = make_input(np.random.default_rng(seed), (n, 16, 16, 1), "float32")
+    layer = HideAndSeek(
+        patch_size=options,
+        hide_prob=hide_prob,
+        image_prob=image_prob,
+        fill_value=FILL[0],
+        seed=seed,
+    )
+    touched = hidden_map(as_numpy(layer(x)), x, FILL[:1]).reshape(n, -1).any(1)
+    cells = [
+        0 if s == 0 else math.prod(math.ceil(16 / c) for c in cell_lengths(s, (16, 16)))
+        for s in options
+    ]
+    p = image_prob * np.mean([1 - (1 - hide_prob) ** c for c in cells])
+    # 5 sigma, plus one image: the normal bound is too tight when p is near 0 or 1.
+    assert abs(touched.mean() - p) <= 5 * math.sqrt(p * (1 - p) / n) + 1 / n, (touched.mean(), p)
 
 
 @given(
@@ -198,9 +252,7 @@ def test_channels_first_mean_and_temporal_mean():
     import tensorflow as tf
 
     layer.adapt(tf.data.Dataset.from_tensor_slices((seqs, np.zeros(4))).batch(3))
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(layer.mean), seqs.mean((0, 1)), rtol=1e-6
-    )
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.mean), seqs.mean((0, 1)), rtol=1e-6)
 
 
 def test_feature_map_running_mean():

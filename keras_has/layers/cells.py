@@ -39,9 +39,7 @@ class CellSize(NamedTuple):
         if self.kind == "fraction":
             if static:
                 return max(1, math.floor(self.value * axis_length + 0.5))
-            scaled = backend.numpy.floor(
-                self.value * backend.cast(axis_length, "float32") + 0.5
-            )
+            scaled = backend.numpy.floor(self.value * backend.cast(axis_length, "float32") + 0.5)
             return backend.numpy.maximum(1, backend.cast(scaled, "int32"))
         # "count": ceil(axis_length / value), at least 1 (an axis known only
         # at run time may be empty)
@@ -79,13 +77,11 @@ def parse_cell_sizes(patch_size, num_segments, mode):
         )
     if num_segments is not None:
         return tuple(
-            _parse_one(v, "num_segments", _parse_count) for v in _as_list(
-                num_segments, "num_segments"
-            )
+            _parse_one(v, "num_segments", _parse_count)
+            for v in _as_list(num_segments, "num_segments")
         )
     return tuple(
-        _parse_one(v, "patch_size", _parse_patch)
-        for v in _as_list(patch_size, "patch_size")
+        _parse_one(v, "patch_size", _parse_patch) for v in _as_list(patch_size, "patch_size")
     )
 
 
@@ -107,9 +103,7 @@ def _parse_one(value, name, parse):
             "hiding), or a float in (0, 1) (fraction of the side): ints are "
             "pixels, floats in (0, 1) are fractions"
         )
-        raise ValueError(
-            f"Each `{name}` value must be {expected}. Received: {value!r}"
-        )
+        raise ValueError(f"Each `{name}` value must be {expected}. Received: {value!r}")
     return cell
 
 

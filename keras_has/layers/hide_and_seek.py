@@ -23,7 +23,8 @@ class HideAndSeek(DataLayer):
     top-left corner (a last row or column that does not fit is a partial
     cell); each cell is hidden independently with probability `hide_prob` by
     setting all its values, across channels, to the fill. Every image gets a
-    new pattern on every call. At inference the input is returned unchanged.
+    new pattern on every call; with `image_prob < 1` some images are left
+    whole. At inference the input is returned unchanged.
 
     When to hide: `training=True` hides and `training=False` does not
     (`fit` passes True; `predict` and `evaluate` pass False). Without a flag,
@@ -35,7 +36,12 @@ class HideAndSeek(DataLayer):
     Modes and shapes:
         - "image": images (B, H, W, C) or one image (H, W, C) (channels first
           with `data_format="channels_first"`). The fill defaults to the
-          per-channel training-set mean, computed by `adapt()`.
+          per-channel training-set mean, computed by `adapt()`. Also takes
+          the dicts of Keras's image preprocessing layers, `{"images": ...,
+          "labels": ..., "bounding_boxes": ..., "segmentation_masks": ...}`:
+          it hides the "images" and passes the other entries through as
+          they are (hiding moves no pixel), so it fits in a
+          `keras.layers.Pipeline` with `RandomCrop`, `RandomFlip`, etc.
         - "feature_map": conv activations (B, H, W, C), e.g. after conv1. The
           "mean" fill is a per-channel running mean of the activations,
           updated while training; a batch whose mean is not finite (NaN or
@@ -52,6 +58,9 @@ class HideAndSeek(DataLayer):
             error. A list of these: each image draws one entry uniformly
             (the paper's mixed setting, `[0, 16, 32, 44, 56]`).
         hide_prob: probability of hiding each cell, in [0, 1].
+        image_prob: probability that an image is hidden at all, in [0, 1];
+            with probability `1 - image_prob` it is left whole. The paper's
+            classification setting hides half of the images.
         fill_value: "mean" (see modes), a number, or one value per channel.
             Integer inputs get the fill rounded to the nearest integer.
         mode: "image", "feature_map" or "temporal".
@@ -72,11 +81,25 @@ class HideAndSeek(DataLayer):
     unchanged. Under a `tf.distribute` strategy each replica
     draws its own patterns.
 
-    Example:
+    Examples:
 
     >>> layer = keras_has.HideAndSeek(patch_size=[0, 16, 32, 44, 56])
     >>> layer.adapt(train_images)  # per-channel mean, the paper's fill
     >>> dataset = dataset.map(lambda x, y: (layer(x), y))
+
+    The paper's classification settings, half of the images hidden:
+
+    >>> cifar = keras_has.HideAndSeek(patch_size=8, image_prob=0.5)
+    >>> imagenet = keras_has.HideAndSeek(patch_size=[16, 32, 44, 56], image_prob=0.5)
+
+    In a segmentation or detection pipeline of dicts:
+
+    >>> augment = keras.layers.Pipeline([
+    ...     keras.layers.RandomCrop(224, 224, bounding_box_format="xyxy"),
+    ...     keras.layers.RandomFlip(bounding_box_format="xyxy"),
+    ...     keras_has.HideAndSeek(patch_size=32, fill_value=0.0),
+    ... ])
+    >>> dataset = dataset.map(augment)  # {"images", "bounding_boxes", ...}
     """
 
     def __init__(
@@ -89,24 +112,22 @@ class HideAndSeek(DataLayer):
         momentum=0.99,
         seed=None,
         data_format=None,
+        image_prob=1.0,
         **kwargs,
     ):
         # No autocasting: the output keeps the input dtype.
         super().__init__(autocast=False, **kwargs)
         if mode not in MODES:
-            raise ValueError(
-                f"`mode` must be one of {MODES}. Received: mode={mode!r}"
-            )
+            raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
         self.mode = mode
         self._cells = parse_cell_sizes(patch_size, num_segments, mode)
         self.patch_size = _plain(patch_size)
         self.num_segments = _plain(num_segments)
         self.hide_prob = _check_fraction(hide_prob, "hide_prob", closed=True)
+        self.image_prob = _check_fraction(image_prob, "image_prob", closed=True)
         self.fill_value = _check_fill_value(fill_value)
         self.momentum = _check_fraction(momentum, "momentum", closed=False)
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
-        ):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
             raise ValueError(f"`seed` must be an int or None. Received: {seed!r}")
         self.seed = None if seed is None else int(seed)
         self.generator = keras.random.SeedGenerator(self.seed)
@@ -120,8 +141,10 @@ class HideAndSeek(DataLayer):
         else:
             self.data_format = standardize_data_format(data_format)
         self._adapted = False
-        self._hides_nothing = self.hide_prob == 0 or all(
-            c.kind == "none" for c in self._cells
+        self._hides_nothing = (
+            self.hide_prob == 0
+            or self.image_prob == 0
+            or all(c.kind == "none" for c in self._cells)
         )
 
     # ------------------------------------------------------------------ shapes
@@ -166,11 +189,7 @@ class HideAndSeek(DataLayer):
                 f"HideAndSeek cannot hide cells of empty inputs: every {axes} "
                 f"axis must have length >= 1. Received: shape={tuple(shape)}"
             )
-        if (
-            self.mode == "image"
-            and rank == 3
-            and channels > MAX_UNBATCHED_IMAGE_CHANNELS
-        ):
+        if self.mode == "image" and rank == 3 and channels > MAX_UNBATCHED_IMAGE_CHANNELS:
             raise ValueError(
                 "HideAndSeek(mode='image') reads a rank-3 input as one image "
                 f"(H, W, C), but this one has C={channels} channels: it looks "
@@ -235,7 +254,9 @@ class HideAndSeek(DataLayer):
                 array or nested lists (N, H, W, C) / (N, T, D) (or one
                 sample), or a
                 `tf.data.Dataset` of such batches or samples, or of
-                `(inputs, targets, ...)` tuples (only inputs are used).
+                `(inputs, targets, ...)` tuples (only inputs are used), or,
+                in image mode, of `{"images": ..., ...}` dicts (only the
+                images are used).
             batch_size: rows of an array summed at a time (memory only).
             steps: dataset elements to use (default: all).
         """
@@ -252,7 +273,7 @@ class HideAndSeek(DataLayer):
             )
         channel_axis = -3 if self._channels_first else -1
         total, count, first_shape, non_finite = None, 0, None, 0
-        for chunk in _chunks(data, batch_size or 256, steps):
+        for chunk in _chunks(data, batch_size or 256, steps, self.mode):
             _numeric_dtype(chunk.dtype, "data")
             if first_shape is None:
                 first_shape = chunk.shape
@@ -297,6 +318,9 @@ class HideAndSeek(DataLayer):
 
     # -------------------------------------------------------------------- call
     def __call__(self, inputs, *args, **kwargs):
+        if isinstance(inputs, dict):  # {"images": ..., "labels": ..., ...}
+            images = _dict_images(inputs, self.mode, "inputs")
+            return {**inputs, "images": self(images, *args, **kwargs)}
         inputs = _numeric_inputs(inputs)
         if not runtime.in_foreign_tf_graph(inputs):
             return super(DataLayer, self).__call__(inputs, *args, **kwargs)
@@ -342,19 +366,17 @@ class HideAndSeek(DataLayer):
         replica = runtime.replica(backend)
         if plan.is_static and runtime.tf_without_xla(backend):
             # TensorFlow's own kernels are slower than XLA's fused loop.
-            kernel = xla_hide(plan, self.hide_prob, replica[1])
+            kernel = xla_hide(plan, self.hide_prob, self.image_prob, replica[1])
             outputs = kernel(x, seed.next(), replica[0], fill)
         else:
-            outputs = hide(backend, x, seed, fill, plan, self.hide_prob, replica)
+            outputs = hide(backend, x, seed, fill, plan, self.hide_prob, self.image_prob, replica)
         return outputs[0] if unbatched else outputs
 
     def _fill(self, x, channels, dtype):
         """(channels,) fill values in `dtype`."""
         backend = self.backend
         if self.fill_value != "mean":
-            values = np.broadcast_to(
-                np.asarray(self.fill_value, "float64"), (channels,)
-            )
+            values = np.broadcast_to(np.asarray(self.fill_value, "float64"), (channels,))
             if np.issubdtype(np.dtype(dtype), np.integer):
                 info = np.iinfo(dtype)
                 if values.min() < info.min or values.max() > info.max:
@@ -378,9 +400,7 @@ class HideAndSeek(DataLayer):
             values = self.convert_weight(self.mean)
         if np.issubdtype(np.dtype(dtype), np.integer):
             info = np.iinfo(dtype)
-            values = backend.numpy.clip(
-                backend.numpy.round(values), info.min, info.max
-            )
+            values = backend.numpy.clip(backend.numpy.round(values), info.min, info.max)
         return backend.cast(values, dtype)
 
     def _update_running_mean(self, x):
@@ -410,6 +430,7 @@ class HideAndSeek(DataLayer):
         config = {
             "patch_size": self.patch_size,
             "hide_prob": self.hide_prob,
+            "image_prob": self.image_prob,
             "fill_value": self.fill_value,
             "mode": self.mode,
             "num_segments": self.num_segments,
@@ -437,9 +458,7 @@ def _check_fraction(value, name, closed):
     if ok and (0 <= value <= 1 if closed else 0 <= value < 1):
         return float(value)
     interval = "[0, 1]" if closed else "[0, 1)"
-    raise ValueError(
-        f"`{name}` must be a number in {interval}. Received: {name}={value!r}"
-    )
+    raise ValueError(f"`{name}` must be a number in {interval}. Received: {name}={value!r}")
 
 
 def _check_fill_value(value):
@@ -450,10 +469,10 @@ def _check_fill_value(value):
         return float(value)
     elif isinstance(value, (list, tuple, np.ndarray)) and len(value) > 0:
         flat = list(np.asarray(value).reshape(-1))
-        if all(
-            isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
-            for v in flat
-        ) and np.ndim(value) == 1:
+        if (
+            all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in flat)
+            and np.ndim(value) == 1
+        ):
             return [float(v) for v in flat]
     raise ValueError(
         "`fill_value` must be 'mean' (the training-set mean, see adapt()), a "
@@ -505,20 +524,39 @@ def _numeric_inputs(inputs):
     return array.astype("int32" if integer else keras.config.floatx())
 
 
-def _chunks(data, batch_size, steps):
-    """Yields numpy arrays from an array or a `tf.data.Dataset`."""
+def _dict_images(data, mode, name):
+    """The "images" of a dict of Keras's image preprocessing layers."""
+    if mode != "image":
+        raise ValueError(
+            f"HideAndSeek(mode={mode!r}) takes tensors; dicts of "
+            "{'images': ..., 'labels': ..., ...} (the convention of Keras's "
+            "image preprocessing layers) are for mode='image'. Received: "
+            f"`{name}` as a dict with keys {list(data)}"
+        )
+    if "images" not in data:
+        raise ValueError(
+            f"HideAndSeek takes `{name}` dicts with an 'images' key (the "
+            "images to hide; 'labels', 'bounding_boxes', "
+            "'segmentation_masks' and other keys pass through). Received: "
+            f"a dict with keys {list(data)}, no 'images'"
+        )
+    return data["images"]
+
+
+def _chunks(data, batch_size, steps, mode):
+    """Yields numpy arrays from an array or a `tf.data.Dataset`.
+
+    Dataset tuples yield their first entry and dicts their "images".
+    """
+    if isinstance(data, dict):
+        data = _dict_images(data, mode, "data")
     if hasattr(data, "as_numpy_iterator"):
         dataset = data.take(steps) if steps is not None else data
         for element in dataset.as_numpy_iterator():
             if isinstance(element, (tuple, list)):
                 element = element[0]
             elif isinstance(element, dict):
-                if "images" not in element:
-                    raise ValueError(
-                        "adapt() got a dataset of dicts without an 'images' "
-                        f"key. Keys: {sorted(element)}"
-                    )
-                element = element["images"]
+                element = _dict_images(element, mode, "data")
             yield np.asarray(element)
         return
     if isinstance(data, (list, tuple, str, bytes)):

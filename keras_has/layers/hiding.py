@@ -2,7 +2,8 @@
 
 A call is split in two:
 - `draw_cells`: the random part, small tensors: each image's size option and
-  one hidden flag per cell of the finest grid in use.
+  one hidden flag per cell of the finest grid in use (all off for an image
+  left whole).
 - `hide_blocks`: a pure function that expands those flags to *blocks*
   (`units[a]` positions along each hidden axis a, `units[a]` dividing the
   axis and every cell length along it, so that a block lies in one cell) and
@@ -51,10 +52,7 @@ class Plan(NamedTuple):
 
     @property
     def is_static(self):
-        return all(
-            isinstance(v, int)
-            for v in (*self.lengths, *self.grid, *sum(self.cells, ()))
-        )
+        return all(isinstance(v, int) for v in (*self.lengths, *self.grid, *sum(self.cells, ())))
 
 
 def make_plan(backend, lengths, cells, channels_first):
@@ -67,14 +65,11 @@ def make_plan(backend, lengths, cells, channels_first):
         _max(backend, [_ceil_div(n, _or_length(backend, c[a], n)) for c in cells])
         for a, n in enumerate(lengths)
     )
-    units = tuple(
-        _gcd(n, *[c[a] for c in cells if _hides(c[a])])
-        for a, n in enumerate(lengths)
-    )
+    units = tuple(_gcd(n, *[c[a] for c in cells if _hides(c[a])]) for a, n in enumerate(lengths))
     return Plan(lengths, cells, grid, units, channels_first)
 
 
-def draw_cells(backend, seed, batch, plan, hide_prob, replica=(0, 1)):
+def draw_cells(backend, seed, batch, plan, hide_prob, image_prob=1.0, replica=(0, 1)):
     """Draws each image's size option and its hidden cells.
 
     Args:
@@ -84,6 +79,8 @@ def draw_cells(backend, seed, batch, plan, hide_prob, replica=(0, 1)):
         batch: number of images B (int or scalar tensor).
         plan: `Plan`.
         hide_prob: probability that a cell is hidden.
+        image_prob: probability, in (0, 1], that an image is hidden at all;
+            the others keep no hidden cell.
         replica: (replica index, number of replicas); each replica of a
             `tf.distribute` strategy takes its own slice of the draws.
 
@@ -95,8 +92,16 @@ def draw_cells(backend, seed, batch, plan, hide_prob, replica=(0, 1)):
     # One draw: a uniform per cell, and one more per image for its option.
     draws = _uniform(backend, (batch, n_cells + 1), seed, replica)
     hidden = draws[:, :-1] < hide_prob
+    option = draws[:, -1]
+    if image_prob < 1:
+        # The option's uniform also decides whether the image is hidden at
+        # all: below image_prob it is, and u / image_prob is again uniform in
+        # [0, 1) for the option. At 1 the draws are those of image_prob-less
+        # calls, bit for bit.
+        hidden = np_.logical_and(hidden, (option < image_prob)[:, None])
+        option = option / image_prob
     n_options = len(plan.cells)
-    choice = np_.minimum(np_.floor(draws[:, -1] * n_options), n_options - 1)
+    choice = np_.minimum(np_.floor(option * n_options), n_options - 1)
     return hidden, backend.cast(choice, "int32")
 
 
@@ -128,9 +133,7 @@ def hide_blocks(backend, x, hidden, choice, fill, plan):
     else:  # [B, n0/u0, u0, ..., n/u, u * C]: long contiguous inner runs
         blocked = (shape[0], *blocks[:-1], blocks[-1] * shape[-1])
         mask_shape = (shape[0], *mask_dims)
-        fill_row = np_.reshape(
-            np_.tile(fill, (plan.units[-1],)), (1, *[1] * (len(blocks) - 1), -1)
-        )
+        fill_row = np_.reshape(np_.tile(fill, (plan.units[-1],)), (1, *[1] * (len(blocks) - 1), -1))
     dtype = keras.backend.standardize_dtype(x.dtype)
     view = INT_VIEWS[np.dtype(dtype).itemsize]
     # Reshaped before the view: the view needs a static last axis, and the
@@ -140,13 +143,11 @@ def hide_blocks(backend, x, hidden, choice, fill, plan):
     # -1 (all bits set) in hidden blocks, 0 elsewhere.
     mask = backend.cast(block_mask(backend, hidden, choice, plan), view)
     mask = np_.reshape(mask, mask_shape)
-    bits = np_.bitwise_xor(
-        bits, np_.bitwise_and(np_.bitwise_xor(bits, fill_bits), mask)
-    )
+    bits = np_.bitwise_xor(bits, np_.bitwise_and(np_.bitwise_xor(bits, fill_bits), mask))
     return np_.reshape(np_.view(bits, dtype), shape)
 
 
-def hide(backend, x, seed, fill, plan, hide_prob, replica=(0, 1)):
+def hide(backend, x, seed, fill, plan, hide_prob, image_prob=1.0, replica=(0, 1)):
     """`x` with fresh random cells hidden: `draw_cells` then `hide_blocks`.
 
     Float inputs get a gradient: the upstream gradient with the hidden cells
@@ -154,7 +155,7 @@ def hide(backend, x, seed, fill, plan, hide_prob, replica=(0, 1)):
     feature-map HideAndSeek train.
     """
     batch = backend.core.shape(x)[0]
-    hidden, choice = draw_cells(backend, seed, batch, plan, hide_prob, replica)
+    hidden, choice = draw_cells(backend, seed, batch, plan, hide_prob, image_prob, replica)
     if not keras.backend.is_float_dtype(keras.backend.standardize_dtype(x.dtype)):
         return hide_blocks(backend, x, hidden, choice, fill, plan)
 
@@ -170,7 +171,7 @@ def hide(backend, x, seed, fill, plan, hide_prob, replica=(0, 1)):
 
 
 @functools.lru_cache(maxsize=64)
-def xla_hide(plan, hide_prob, num_replicas):
+def xla_hide(plan, hide_prob, image_prob, num_replicas):
     """`hide` for TensorFlow, compiled with XLA, for a static `plan`.
 
     Returns `kernel(x, seed, replica_id, fill)`, `seed` being a (2,) seed
@@ -182,14 +183,14 @@ def xla_hide(plan, hide_prob, num_replicas):
     # (a closure's code is shared by all kernels) and would warn of
     # "retracing" after 5 shapes, though each kernel is traced once.
     kernel = functools.partial(
-        _kernel, DynamicBackend("tensorflow"), plan, hide_prob, num_replicas
+        _kernel, DynamicBackend("tensorflow"), plan, hide_prob, image_prob, num_replicas
     )
     return tf.function(kernel, jit_compile=True, autograph=False)
 
 
-def _kernel(backend, plan, hide_prob, num_replicas, x, seed, replica_id, fill):
+def _kernel(backend, plan, hide_prob, image_prob, num_replicas, x, seed, replica_id, fill):
     replica = (replica_id, num_replicas)
-    return hide(backend, x, seed, fill, plan, hide_prob, replica)
+    return hide(backend, x, seed, fill, plan, hide_prob, image_prob, replica)
 
 
 def block_mask(backend, hidden, choice, plan):
@@ -217,13 +218,13 @@ def block_mask(backend, hidden, choice, plan):
     one_hots = []
     for axis, (n, step) in enumerate(zip(plan.lengths, plan.units)):
         options = (hiding_cells or plan.cells)[:1] if shared else plan.cells
-        table = np_.stack([
-            backend.cast(_or_length(backend, c[axis], n), "float32") for c in options
-        ])
+        table = np_.stack(
+            [backend.cast(_or_length(backend, c[axis], n), "float32") for c in options]
+        )
         cell = table[:1] if shared else np_.matmul(pick, table)  # (1,) or (B,)
-        index = np_.arange(0, n, step, dtype="int32")[None, :] // backend.cast(
-            cell, "int32"
-        )[:, None]
+        index = (
+            np_.arange(0, n, step, dtype="int32")[None, :] // backend.cast(cell, "int32")[:, None]
+        )
         grid = np_.arange(plan.grid[axis], dtype="int32")
         one_hot = backend.cast(index[:, :, None] == grid, "float32")  # (B|1, P, G)
         one_hots.append(one_hot[0] if shared else one_hot)
