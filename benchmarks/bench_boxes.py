@@ -196,24 +196,7 @@ def run(rounds):
 
     batch = make_batch(32, seed=1)
     check_counts(batch)
-    figures = measure(
-        {
-            "loop over thresholds, connectedComponentsWithStats (baseline)": update(
-                LoopMetrics(), batch
-            ),
-            "loop over thresholds, Choe (uint8, findContours)": update(
-                LoopMetrics(choe=True), batch
-            ),
-            "keras_has LocalizationMetrics, 1 thread": update(
-                LocalizationMetrics(iou_thresholds=IOUS, num_workers=1), batch
-            ),
-            f"keras_has LocalizationMetrics, {workers} threads (default)": update(
-                LocalizationMetrics(iou_thresholds=IOUS), batch
-            ),
-        },
-        rounds,
-        reps=1,
-    )
+    figures = measure(sweeps(batch, workers), rounds, reps=1)
     table(
         "LocalizationMetrics.update, 32 CAMs 224x224, 100 CAM thresholds",
         32,
@@ -225,24 +208,7 @@ def run(rounds):
     for kind, size in (("checker", "96x128"), ("uniform", "224x224")):
         noisy = make_noisy(kind, 4, seed=2)
         check_counts(noisy)
-        figures = measure(
-            {
-                "loop over thresholds, connectedComponentsWithStats (baseline)": update(
-                    LoopMetrics(), noisy
-                ),
-                "loop over thresholds, Choe (uint8, findContours)": update(
-                    LoopMetrics(choe=True), noisy
-                ),
-                "keras_has LocalizationMetrics, 1 thread": update(
-                    LocalizationMetrics(iou_thresholds=IOUS, num_workers=1), noisy
-                ),
-                f"keras_has LocalizationMetrics, {workers} threads (default)": update(
-                    LocalizationMetrics(iou_thresholds=IOUS), noisy
-                ),
-            },
-            rounds,
-            reps=1,
-        )
+        figures = measure(sweeps(noisy, workers), rounds, reps=1)
         title = f"LocalizationMetrics.update, 4 noisy CAMs ({kind}) {size}, 100 CAM thresholds"
         table(title, 4, figures, results, f"sweep_{kind}")
     return results
@@ -250,6 +216,22 @@ def run(rounds):
 
 def update(metrics, batch):
     return lambda: metrics.update(*batch)
+
+
+def sweeps(batch, workers):
+    """The 100-threshold sweep of `batch` by each method, baseline first."""
+    return {
+        "loop over thresholds, connectedComponentsWithStats (baseline)": update(
+            LoopMetrics(), batch
+        ),
+        "loop over thresholds, Choe (uint8, findContours)": update(LoopMetrics(choe=True), batch),
+        "keras_has LocalizationMetrics, 1 thread": update(
+            LocalizationMetrics(iou_thresholds=IOUS, num_workers=1), batch
+        ),
+        f"keras_has LocalizationMetrics, {workers} threads (default)": update(
+            LocalizationMetrics(iou_thresholds=IOUS), batch
+        ),
+    }
 
 
 def check_counts(batch):

@@ -167,8 +167,7 @@ def check_flags(args):
             f"{args.classes}",
         )
     segments = flags.check_has_flags(args, "temporal", args.num_steps)
-    # One size goes to the layer as a number, not a list of one: a list draws the size option
-    # too, which would change the hiding patterns (and the results) of earlier runs.
+    # One size is kept as a number, as earlier releases stored it: their run folders resume.
     args.segments = segments[0] if segments is not None and len(segments) == 1 else segments
 
 

@@ -510,21 +510,27 @@ print("backend OK")
 """
 
 
-@pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_feature_map_training_empty_batches_and_image_prob_on_other_backends(backend):
-    """fit with a feature-map layer (JAX leaked a tracer when the running mean
-    had a gradient), non-finite batches skipped, empty batches returned;
-    image_prob on a dict's images."""
-    pytest.importorskip(backend)
+def run_script(code, **env):
+    """Runs `code` in a fresh Python with `env` added; asserts it exits 0."""
     result = subprocess.run(
-        [sys.executable, "-c", BACKEND_SCRIPT],
-        env={**os.environ, "KERAS_BACKEND": backend},
+        [sys.executable, "-c", code],
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_feature_map_training_empty_batches_and_image_prob_on_other_backends(backend):
+    """fit with a feature-map layer (JAX leaked a tracer when the running mean
+    had a gradient), non-finite batches skipped, empty batches returned;
+    image_prob on a dict's images."""
+    pytest.importorskip(backend)
+    result = run_script(BACKEND_SCRIPT, KERAS_BACKEND=backend)
     assert "backend OK" in result.stdout
 
 
@@ -697,14 +703,7 @@ def test_eager_calls_on_new_shapes_do_not_warn_about_retracing():
 
     In a fresh process: TensorFlow warns at most twice per function per process.
     """
-    result = subprocess.run(
-        [sys.executable, "-c", RETRACING_SCRIPT],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_script(RETRACING_SCRIPT)
     assert "hid 6 shapes twice" in result.stdout
     assert "retracing" not in result.stderr, result.stderr[-3000:]
 

@@ -107,7 +107,7 @@ def test_paper_defaults_and_help(tmp_path):
     temporal.check_flags(args)
     assert (args.num_steps, args.segments, args.hide_prob, args.cam_threshold) == (
         2000,
-        100,  # one size: a number, as before (a list of one would draw other patterns)
+        100,  # one size: a number, as earlier releases stored it
         0.5,
         0.5,
     )
