@@ -14,6 +14,8 @@ connected components (OpenCV), segments are runs of a 1-D mask (NumPy).
 
 import numpy as np
 
+from keras_has._arguments import as_fraction, as_maps, check_finite
+
 
 def runs(mask):
     """The contiguous runs of True in a (T,) bool mask, as (R, 2) int [start, stop)."""
@@ -48,25 +50,22 @@ def cam_to_segments(cams, threshold=0.5, step_seconds=1.0):
 
     Returns:
         For (T,): a float64 array (R, 3) of [start_seconds, end_seconds,
-        score], score = the run's mean of cam / max(cam) (in [threshold, 1]),
-        in time order. For (B, T): a list of B such arrays.
+        score], score = the run's mean of cam / max(cam) (in [threshold, 1]
+        up to the CAM's rounding), in time order. For (B, T): a list of B such arrays.
     """
-    array = np.asarray(cams)
-    if array.ndim not in (1, 2) or array.shape[-1] == 0:
-        raise ValueError(f"`cams` must be (T,) or (B, T) with T >= 1, got shape {array.shape}.")
-    if not 0 <= threshold <= 1:
-        raise ValueError(f"`threshold` must be a fraction in [0, 1], got {threshold!r}.")
+    array = as_maps(cams, "cams", ranks=(1, 2), axes=1)
+    threshold = as_fraction(threshold, "threshold")
     batch = array.reshape(-1, array.shape[-1])
     steps = np.broadcast_to(np.asarray(step_seconds, np.float64), (len(batch),))
     if not (np.isfinite(steps).all() and (steps > 0).all()):
         raise ValueError(
             f"`step_seconds` must be > 0 (one or one per video), got {step_seconds!r}."
         )
-    if not np.isfinite(batch).all():
-        raise ValueError("`cams` must hold finite values (found NaN or inf).")
+    check_finite(batch, "cams")
     out = []
-    for cam, step in zip(batch.astype(np.float64), steps):
-        found = runs(above_threshold(cam, threshold))
+    for raw, step in zip(batch, steps):
+        found = runs(above_threshold(raw, threshold))  # the rule, in the CAM's own precision
+        cam = raw.astype(np.float64)
         scores = np.array([cam[a:b].mean() / cam.max() for a, b in found])
         out.append(np.column_stack([found * step, scores]).astype(np.float64))
     return out[0] if array.ndim == 1 else out

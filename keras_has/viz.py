@@ -12,7 +12,7 @@ import pathlib
 import cv2
 import numpy as np
 
-from keras_has.boxes import box_iou
+from keras_has.boxes import box_iou, normalize_cams
 
 GROUND_TRUTH = (255, 0, 0)  # red, RGB
 PREDICTED = (0, 255, 0)  # green
@@ -43,9 +43,7 @@ def to_uint8(image):
 
 def heatmap(cam):
     """(H, W) map -> (H, W, 3) uint8 RGB jet colours of the min-max normalized map."""
-    cam = np.asarray(cam, np.float32)
-    span = cam.max() - cam.min()
-    normalized = (cam - cam.min()) / span if span > 0 else np.zeros_like(cam)
+    normalized = normalize_cams(cam)
     colours = cv2.applyColorMap((normalized * 255.0 + 0.5).astype(np.uint8), cv2.COLORMAP_JET)
     return cv2.cvtColor(colours, cv2.COLOR_BGR2RGB)
 

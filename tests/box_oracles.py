@@ -99,7 +99,7 @@ maps = st.integers(1, 9).flatmap(
 )
 thresholds = st.one_of(
     st.sampled_from([0.0, 0.25, 1 / 3, 0.5, 2 / 3, 0.75, 1.0]),
-    st.floats(0, 1.05, allow_subnormal=False),
+    st.floats(0, 1, allow_subnormal=False),
 )
 
 

@@ -26,13 +26,12 @@ def test_sweep_hand_case():
     cam[2:6, 2:6] = 1.0  # box (2, 2, 6, 6)
     cam[9, 9] = 0.5  # a far pixel: a second component at t <= 0.5
     gt = [[2, 2, 6, 8], [9, 9, 10, 10]]
-    largest, every = threshold_sweep(cam, gt, [0.75, 0.0, 0.5, 0.25, 1.1])
-    # t=0.75: core, IoU 16/24 with the first box. t=0: whole image, 24/100.
+    largest, every = threshold_sweep(cam, gt, [0.75, 0.0, 0.5, 0.25, 1.0])
+    # t=0.75 and t=1: core, IoU 16/24 with the first box. t=0: whole image, 24/100.
     # t<=0.5: halo (1, 1, 7, 7) IoU 20/40 with the first box; the far pixel
     # matches the second box exactly (IoU 1) but is not the largest.
-    # t=1.1: nothing.
-    np.testing.assert_allclose(largest, [16 / 24, 0.24, 0.5, 0.5, 0.0], **HOST)
-    np.testing.assert_allclose(every, [16 / 24, 0.24, 1.0, 1.0, 0.0], **HOST)
+    np.testing.assert_allclose(largest, [16 / 24, 0.24, 0.5, 0.5, 16 / 24], **HOST)
+    np.testing.assert_allclose(every, [16 / 24, 0.24, 1.0, 1.0, 16 / 24], **HOST)
 
 
 def test_sweep_matches_one_opencv_call_per_threshold_on_upsampled_maps():

@@ -14,9 +14,9 @@ def test_threshold_selects_pixels_and_is_inclusive():
     np.testing.assert_array_equal(cam_to_boxes(cam, 0.5), [3, 2, 6, 5])
     # >=: a threshold equal to the halo's normalized value keeps the halo.
     np.testing.assert_array_equal(cam_to_boxes(cam, 0.4), [1, 1, 7, 7])
-    # Threshold 0 keeps everything; above 1 nothing.
+    # Threshold 0 keeps everything; 1 the maxima only.
     np.testing.assert_array_equal(cam_to_boxes(cam, 0.0), [0, 0, 10, 8])
-    np.testing.assert_array_equal(cam_to_boxes(cam, 1.5), [0, 0, 0, 0])
+    np.testing.assert_array_equal(cam_to_boxes(cam, 1.0), [3, 2, 6, 5])
 
 
 def test_normalization_is_min_max_per_map():

@@ -80,7 +80,9 @@ def test_the_head_names_the_class_and_the_body_shares_one_colour(animals):
 def test_bad_arguments():
     for kwargs, name in [
         ({"num_images": 0}, "num_images"),
+        ({"num_images": True}, "num_images"),
         ({"image_size": 32}, "image_size"),
+        ({"image_size": 64.0}, "image_size"),
         ({"num_classes": 9}, "num_classes"),
     ]:
         with pytest.raises(ValueError, match=f"`{name}`"):

@@ -117,5 +117,6 @@ def test_cub_mask_of_another_size_is_an_error_naming_the_file():
 
 
 def test_cub_argument_checks():
-    with pytest.raises(ValueError, match="mask_threshold"):
-        cub("train", mask_threshold=1.0)
+    for bad in (1.0, -0.1, "0.5", True):
+        with pytest.raises(ValueError, match=r"`mask_threshold` must be a number in \[0, 1\)"):
+            cub("train", mask_threshold=bad)

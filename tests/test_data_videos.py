@@ -11,6 +11,17 @@ from keras_has.data import synthetic_videos, thumos, videos
 # ------------------------------------------------------------------ sampling
 
 
+def test_counts_are_positive_ints():
+    np.testing.assert_array_equal(videos.uniform_indices(np.int64(4), 2), [0, 2])
+    for bad in ((0, 2), (4, 0), (4.0, 2), (True, 2)):
+        with pytest.raises(ValueError, match="`num_(features|steps)` must be an int >= 1"):
+            videos.uniform_indices(*bad)
+    with pytest.raises(ValueError, match="`num_steps` must be an int >= 1"):
+        synthetic_videos.make(2, num_classes=4, num_steps=0)
+    with pytest.raises(ValueError, match="`features_per_second` must be a finite number > 0"):
+        thumos.thumos("unused", "unused", features_per_second=0)
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.integers(1, 5000), st.integers(1, 3000))
 def test_uniform_indices_cover_the_video_in_order(num_features, num_steps):

@@ -348,6 +348,8 @@ def test_masks_in_every_update_or_none():
     [
         ({"cam_threshold": 1.5}, "cam_threshold"),
         ({"cam_threshold": "0.2"}, "cam_threshold"),
+        ({"cam_threshold": True}, "cam_threshold"),
+        ({"iou_thresholds": 0.5}, "iou_thresholds"),
         ({"iou_thresholds": ()}, "iou_thresholds"),
         ({"iou_thresholds": (0.0, 0.5)}, "iou_thresholds"),
         ({"iou_thresholds": (0.5, 0.501)}, "iou_thresholds"),
@@ -355,6 +357,7 @@ def test_masks_in_every_update_or_none():
         ({"cam_curve_interval": 0}, "cam_curve_interval"),
         ({"cam_curve_interval": 2}, "cam_curve_interval"),
         ({"num_workers": 0}, "num_workers"),
+        ({"num_workers": True}, "num_workers"),
     ],
 )
 def test_bad_constructor_arguments(kwargs, match):

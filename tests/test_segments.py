@@ -1,11 +1,12 @@
 """1-D CAMs to action segments: runs above a fraction of the max, in seconds."""
 
+import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keras_has.segments import cam_to_segments, runs
+from keras_has.segments import above_threshold, cam_to_segments, runs
 
 # Tolerances: segment times are run indices times the step and scores a float64 mean divided
 # by the max, host arithmetic on a few numbers; a step more or less changes them by far more.
@@ -39,6 +40,27 @@ def test_a_batch_gives_one_array_per_video_with_its_own_step():
     np.testing.assert_allclose(second, [[0.0, 0.5, 1.0], [1.5, 2.0, 1.0]], **HOST)
 
 
+def test_segments_threshold_in_the_cams_own_precision_as_above_threshold():
+    cam = np.array([1.0, 0.7], np.float32)
+    # float32(0.7) is below the float64 0.7: compared in float64, step 1 would be left out.
+    assert np.float64(cam[1]) < 0.7
+    np.testing.assert_array_equal(above_threshold(cam, 0.7), [True, True])
+    # Exact: run indices times a step of 1.0.
+    np.testing.assert_array_equal(cam_to_segments(cam, 0.7)[:, :2], [[0.0, 2.0]])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    hnp.arrays(np.float32, st.integers(1, 30), elements=st.floats(-5, 5, width=32)),
+    st.floats(0, 1),
+)
+def test_segments_are_the_runs_of_the_one_1d_rule(cam, threshold):
+    # One rule for `cam_to_segments` and the temporal recipe's coverage (`above_threshold`).
+    found = cam_to_segments(cam, threshold)
+    # Exact: run indices times a step of 1.0.
+    np.testing.assert_array_equal(found[:, :2], runs(above_threshold(cam, threshold)))
+
+
 def test_a_cam_without_a_positive_max_has_no_detections():
     assert cam_to_segments(np.array([-1.0, -2.0, -0.5]), 0.5).shape == (0, 3)
     assert cam_to_segments(np.zeros(4), 0.5).shape == (0, 3)
@@ -47,9 +69,11 @@ def test_a_cam_without_a_positive_max_has_no_detections():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"cams": np.zeros((2, 2, 2))}, "`cams` must be"),
-        ({"cams": np.zeros(0)}, "`cams` must be"),
+        ({"cams": np.zeros((2, 2, 2))}, r"`cams` must have shape \(T,\) or \(B, T\)"),
+        ({"cams": np.zeros(0)}, "`cams` has an empty map"),
+        ({"cams": np.array(["a"])}, "`cams` must hold real numbers"),
         ({"cams": np.ones(3), "threshold": 1.5}, "`threshold`"),
+        ({"cams": np.ones(3), "threshold": "0.5"}, "`threshold`"),
         ({"cams": np.ones(3), "step_seconds": 0.0}, "`step_seconds`"),
         ({"cams": np.ones((2, 3)), "step_seconds": [1.0, -1.0]}, "`step_seconds`"),
         ({"cams": np.array([1.0, np.nan])}, "finite"),

@@ -91,6 +91,8 @@ def test_map_averages_classes_with_ground_truth_and_scores_missing_ones_zero():
         (([], []), "`ground_truth` is empty"),
         (([], [("v", 0, 5, 5)]), "is empty"),
         (([], [("v", 0, 0, 5)], [0.0]), "`tiou_thresholds`"),
+        (([], [("v", 0, 0, 5)], ["0.5"]), "`tiou_thresholds`"),
+        (([], [("v", 0, 0, 5)], [True]), "`tiou_thresholds`"),
     ],
 )
 def test_bad_input_is_refused(args, message):

@@ -20,11 +20,11 @@ Conventions (the whole package uses them):
 Modules: `threshold` (normalization and the threshold rule), `components`
 (8-connected components of many masks in one OpenCV call), `extraction`
 (`cam_to_boxes`, one threshold), `sweep` (`threshold_sweep`, many
-thresholds), `iou` (`box_iou`), `checks` (argument checks) and `workers`
-(the thread pool over images).
+thresholds), `iou` (`box_iou`) and `workers` (the thread pool over images).
+Their argument checks are the package's (`keras_has._arguments`).
 """
 
-from keras_has.boxes.checks import as_boxes as as_boxes
+from keras_has._arguments import as_boxes as as_boxes
 from keras_has.boxes.components import component_stats
 from keras_has.boxes.extraction import cam_to_boxes
 from keras_has.boxes.iou import box_iou

@@ -6,8 +6,8 @@ are labelled in one OpenCV call (`keras_has.boxes.components`).
 
 import numpy as np
 
+from keras_has._arguments import as_bool, as_fraction, as_maps
 from keras_has.boxes import components
-from keras_has.boxes.checks import as_maps, as_threshold
 from keras_has.boxes.threshold import foreground, normalize_cams
 from keras_has.boxes.workers import check_workers, thread_map
 
@@ -18,7 +18,7 @@ def cam_to_boxes(cams, threshold=0.2, all_components=False, num_workers=None):
     Args:
         cams: (B, H, W) class activation maps at image resolution, or one
             (H, W) map. Each map is min-max normalized first.
-        threshold: foreground is ``normalized >= threshold``.
+        threshold: in [0, 1]; foreground is ``normalized >= threshold``.
         all_components: False: the box of the largest 8-connected component
             of each map; True: the boxes of all components.
         num_workers: threads over chunks of the batch (None: one per core).
@@ -31,11 +31,8 @@ def cam_to_boxes(cams, threshold=0.2, all_components=False, num_workers=None):
         array for one map. A map with no foreground gives a (0, 4) array.
     """
     array = as_maps(cams)
-    threshold = as_threshold(threshold)
-    if not isinstance(all_components, (bool, np.bool_)):
-        raise ValueError(  # noqa: TRY004 - the package raises ValueError for bad arguments
-            f"`all_components` must be a bool. Received: all_components={all_components!r}"
-        )
+    threshold = as_fraction(threshold, "threshold")
+    all_components = as_bool(all_components, "all_components")
     workers = check_workers(num_workers)
     single = array.ndim == 2
     maps = array[None] if single else array

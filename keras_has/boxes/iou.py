@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_has.boxes.checks import as_boxes
+from keras_has._arguments import as_boxes
 
 
 def box_iou(a, b):

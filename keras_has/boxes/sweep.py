@@ -11,8 +11,8 @@ and images are spread over the thread pool (`keras_has.boxes.workers`).
 
 import numpy as np
 
+from keras_has._arguments import as_box_lists, as_fractions, as_maps
 from keras_has.boxes import components
-from keras_has.boxes.checks import as_boxes, as_maps, as_thresholds
 from keras_has.boxes.iou import pairwise_iou
 from keras_has.boxes.threshold import foreground, normalize_cams
 from keras_has.boxes.workers import check_workers, thread_map
@@ -29,31 +29,23 @@ def threshold_sweep(cams, gt_boxes, thresholds, num_workers=None):
 
     Args:
         cams: (B, H, W) CAMs (or one (H, W) map), min-max normalized here.
-        gt_boxes: a list of B arrays (M_i, 4) of half-open boxes (or one
-            (M, 4) array with one map). A box with non-positive area never
-            matches (IoU 0).
-        thresholds: (T,) CAM thresholds, any order.
+        gt_boxes: a list of B arrays (M_i, 4) of half-open boxes, a (B, M, 4)
+            array (or one (M, 4) array with one map). A box with non-positive
+            area never matches (IoU 0); an image without boxes has IoU 0.
+        thresholds: (T,) CAM thresholds in [0, 1], any order.
         num_workers: threads over images (None: one per core).
 
     Returns:
         (largest, any): two float64 arrays (B, T), or (T,) for one map.
     """
     array = as_maps(cams)
-    thresholds = as_thresholds(thresholds)
+    thresholds = as_fractions(thresholds, "thresholds")
     workers = check_workers(num_workers)
     single = array.ndim == 2
     if single:
         array = array[None]
         gt_boxes = [gt_boxes]
-    if isinstance(gt_boxes, np.ndarray) and gt_boxes.ndim == 3:
-        gt_boxes = list(gt_boxes)
-    if not isinstance(gt_boxes, (list, tuple)) or len(gt_boxes) != len(array):
-        raise ValueError(
-            f"`gt_boxes` must be a list of {len(array)} (M_i, 4) arrays, one per "
-            f"map. Received: {type(gt_boxes).__name__}"
-            + (f" of length {len(gt_boxes)}" if hasattr(gt_boxes, "__len__") else "")
-        )
-    gt_boxes = [as_boxes(b, f"gt_boxes[{i}]") for i, b in enumerate(gt_boxes)]
+    gt_boxes = as_box_lists(gt_boxes, len(array))
     largest, every = sweep_normalized(normalize_cams(array), gt_boxes, thresholds, workers)
     return (largest[0], every[0]) if single else (largest, every)
 

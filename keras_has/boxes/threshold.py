@@ -4,14 +4,14 @@ A CAM's foreground at threshold ``t`` is ``normalize_cams(cam) >= t``,
 compared in float32 (the maps' precision). `foreground` is that comparison
 and the one place the host code applies it: `cam_to_boxes`, the threshold
 sweep (`keras_has.metrics.LocalizationMetrics`) and the recipes' part
-coverage call it. The exportable localizer
-(`keras_has.localizer.largest_component_boxes`) applies the same rule in
-Keras ops; its tests check that both give the same boxes.
+coverage call it. Its in-graph twin is `keras_has.localizer.foreground`
+(Keras ops, for the exportable localizer); tests/test_localizer.py checks
+that the two give the same masks, pixel for pixel.
 """
 
 import numpy as np
 
-from keras_has.boxes.checks import as_maps
+from keras_has._arguments import as_maps, check_finite
 
 
 def normalize_cams(cams):
@@ -23,8 +23,7 @@ def normalize_cams(cams):
     array = as_maps(cams, ranks=tuple(range(2, 33))).astype(np.float32, copy=False)
     low = array.min(axis=(-2, -1), keepdims=True)
     high = array.max(axis=(-2, -1), keepdims=True)
-    if not (np.isfinite(low).all() and np.isfinite(high).all()):
-        raise ValueError("`cams` must hold finite values (found NaN or inf).")
+    check_finite([low, high], "cams")  # NaN and inf show in a map's min or max
     spread = high - low
     constant = spread == 0
     out = (array - low) / np.where(constant, np.float32(1), spread)

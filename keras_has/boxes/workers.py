@@ -10,7 +10,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
+from keras_has._arguments import as_int
 
 _pools = {}  # thread pools by size, kept for the process's life
 _pools_lock = threading.Lock()
@@ -22,16 +22,9 @@ def default_num_workers():
 
 
 def check_workers(num_workers):
-    """`num_workers` checked, None -> `default_num_workers()`."""
-    if num_workers is None:
-        return default_num_workers()
-    if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)):
-        raise ValueError(  # noqa: TRY004 - the package raises ValueError for bad arguments
-            f"`num_workers` must be an int >= 1 or None. Received: {num_workers!r}"
-        )
-    if num_workers < 1:
-        raise ValueError(f"`num_workers` must be >= 1. Received: {num_workers}")
-    return int(num_workers)
+    """`num_workers`, an int >= 1 or None (`default_num_workers()`), as an int."""
+    workers = as_int(num_workers, "num_workers", minimum=1, none=True)
+    return default_num_workers() if workers is None else workers
 
 
 def thread_map(fn, items, num_workers):

@@ -30,6 +30,7 @@ package's common format (`keras_has.data.tfds_access`), with "mask".
 import numpy as np
 import tensorflow as tf
 
+from keras_has._arguments import as_fraction
 from keras_has.data import tfds_access
 from keras_has.data.tfds_access import SourceInfo
 
@@ -78,11 +79,10 @@ def cub(
     Raises:
         DataNotPreparedError: the data is not under `data_dir`.
     """
-    if not 0.0 <= float(mask_threshold) < 1.0:
-        raise ValueError(f"`mask_threshold` must be in [0, 1), got {mask_threshold!r}.")
+    mask_threshold = as_fraction(mask_threshold, "mask_threshold", "[)")
     builder = tfds_access.builder(CUB_NAME, data_dir, version)
     ds = tfds_access.as_dataset(builder, split, shuffle_files, _CUB_HOW)
-    threshold = np.float32(float(mask_threshold) * 255.0)
+    threshold = np.float32(mask_threshold * 255.0)
 
     def convert(ex):
         image = ex["image"]

@@ -28,6 +28,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from keras_has._arguments import as_choice
 from keras_has.data import ilsvrc, tfds_access
 from keras_has.data.tfds_access import SourceInfo
 
@@ -220,12 +221,8 @@ def _split_kind(split):
 def _checked_split_kind(split, val_boxes_dir, on_missing, on_size_mismatch):
     """`imagenet`'s arguments checked: "train" or "validation", the kind of `split`."""
     kind = _split_kind(split)
-    if on_missing not in ("error", "skip"):
-        raise ValueError(f"`on_missing` must be 'error' or 'skip', got {on_missing!r}.")
-    if on_size_mismatch not in ("error", "rescale", "keep"):
-        raise ValueError(
-            f"`on_size_mismatch` must be 'error', 'rescale' or 'keep', got {on_size_mismatch!r}."
-        )
+    as_choice(on_missing, "on_missing", ("error", "skip"))
+    as_choice(on_size_mismatch, "on_size_mismatch", ("error", "rescale", "keep"))
     if kind == "validation" and val_boxes_dir is None:
         raise ValueError(
             "imagenet: the validation split needs `val_boxes_dir`, the folder of the "

@@ -22,6 +22,8 @@ import dataclasses
 
 import numpy as np
 
+from keras_has._arguments import as_int
+
 # Class c: head hue, body stripes (period in pixels at 128, angle in the image).
 _HUES = np.linspace(0.0, 1.0, 17)[:-1]
 _PERIODS = (6.5, 10.5)
@@ -65,14 +67,9 @@ def make(num_images, image_size=128, num_classes=8, seed=0):
     Returns:
         `Animals`.
     """
-    if not isinstance(num_images, int) or num_images < 1:
-        raise ValueError(f"`num_images` must be a positive int, got {num_images!r}.")
-    if not isinstance(image_size, int) or image_size < MIN_IMAGE_SIZE:
-        raise ValueError(f"`image_size` must be an int >= {MIN_IMAGE_SIZE}, got {image_size!r}.")
-    if not isinstance(num_classes, int) or not 2 <= num_classes <= MAX_CLASSES:
-        raise ValueError(
-            f"`num_classes` must be an int in [2, {MAX_CLASSES}], got {num_classes!r}."
-        )
+    num_images = as_int(num_images, "num_images", minimum=1)
+    image_size = as_int(image_size, "image_size", minimum=MIN_IMAGE_SIZE)
+    num_classes = as_int(num_classes, "num_classes", minimum=2, maximum=MAX_CLASSES)
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(num_images) % num_classes).astype(np.int64)
     size = image_size

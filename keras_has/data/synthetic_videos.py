@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from keras_has._arguments import as_int
 from keras_has.data import videos
 
 PHASES = ((0.0, 0.4), (0.4, 0.55), (0.55, 1.0))  # build-up, key, follow-through
@@ -94,13 +95,11 @@ def make(
         instances: (min, max) actions per video (fewer when they do not fit).
         signal_seed: seed of the class signals, shared by training and test sets.
     """
+    count = as_int(count, "count", minimum=1)
+    num_classes = as_int(num_classes, "num_classes", minimum=MIN_CLASSES)
+    feature_dim = as_int(feature_dim, "feature_dim", minimum=1)
+    num_steps = as_int(num_steps, "num_steps", minimum=1)
     lengths = [round(a * fps) for a in action_seconds]
-    if count < 1 or num_classes < MIN_CLASSES or feature_dim < 1 or num_steps < 1:
-        raise ValueError(
-            f"`count`, `feature_dim`, `num_steps` >= 1 and `num_classes` >= {MIN_CLASSES} "
-            "expected, got "
-            f"{count}, {feature_dim}, {num_steps}, {num_classes}."
-        )
     if not (0 < lengths[0] <= lengths[1] and lengths[1] + GAP < seconds[0] * fps):
         raise ValueError(
             f"`action_seconds` {action_seconds} must be (min, max) with 0 < min <= max and "

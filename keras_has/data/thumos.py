@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from keras_has._arguments import as_positive
 from keras_has.data import videos
 
 IGNORED_CLASSES = ("Ambiguous",)
@@ -116,8 +117,7 @@ def thumos(
     Returns:
         A `VideoSet` whose `load` reads a video's file (`examples()`).
     """
-    if not features_per_second > 0:
-        raise ValueError(f"`features_per_second` must be > 0, got {features_per_second!r}.")
+    features_per_second = as_positive(features_per_second, "features_per_second")
     if not os.path.isdir(features_dir):
         raise ThumosFilesError("features_dir", f"{os.fspath(features_dir)!r} is not a folder.")
     annotations = read_annotations(annotations_dir, split)

@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from keras_has._arguments import as_int
 from keras_has.layers import HideAndSeek
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -60,10 +61,8 @@ def uniform_indices(num_features, num_steps):
     the time [i, i + 1) * num_features / (fps * num_steps); shorter videos
     repeat features. Returns int64 (num_steps,).
     """
-    if num_features < 1 or num_steps < 1:
-        raise ValueError(
-            f"`num_features` and `num_steps` must be >= 1, got {num_features}, {num_steps}."
-        )
+    num_features = as_int(num_features, "num_features", minimum=1)
+    num_steps = as_int(num_steps, "num_steps", minimum=1)
     return np.arange(num_steps, dtype=np.int64) * num_features // num_steps
 
 

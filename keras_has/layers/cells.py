@@ -13,6 +13,8 @@ import math
 import numbers
 from typing import NamedTuple
 
+from keras_has._arguments import is_int, is_number
+
 
 class CellSize(NamedTuple):
     """One size option.
@@ -108,16 +110,14 @@ def _parse_one(value, name, parse):
 
 
 def _parse_count(value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        return None
-    return CellSize("count", int(value)) if value > 0 else None
+    return CellSize("count", int(value)) if is_int(value) and value > 0 else None
 
 
 def _parse_patch(value):
     """Ints are pixels (0: none); floats are fractions in (0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if not is_number(value):
         return None
-    if isinstance(value, numbers.Integral):
+    if is_int(value):
         if value == 0:
             return CellSize("none", 0)
         return CellSize("pixels", int(value)) if value > 0 else None

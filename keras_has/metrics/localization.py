@@ -57,12 +57,10 @@ why:
   that are not foreground are left out, as their OpenImages masks do.
 """
 
-import numbers
-
 import numpy as np
 
+from keras_has._arguments import as_box_lists, as_fraction, as_fractions, as_maps
 from keras_has.boxes import box_iou, normalize_cams
-from keras_has.boxes.checks import as_boxes, as_maps
 from keras_has.boxes.sweep import sweep_normalized
 from keras_has.boxes.workers import check_workers, thread_map
 
@@ -125,21 +123,8 @@ class LocalizationMetrics:
         cam_curve_interval=0.01,
         num_workers=None,
     ):
-        self.cam_threshold = _number_in(cam_threshold, "cam_threshold", 0, 1)
-        if isinstance(iou_thresholds, numbers.Real):
-            iou_thresholds = (iou_thresholds,)
-        try:
-            ious = [float(v) for v in iou_thresholds]
-        except (TypeError, ValueError) as error:
-            raise ValueError(
-                "`iou_thresholds` must be a sequence of numbers in (0, 1]. "
-                f"Received: iou_thresholds={iou_thresholds!r}"
-            ) from error
-        if not ious or not all(0 < v <= 1 for v in ious):
-            raise ValueError(
-                "`iou_thresholds` must be a non-empty sequence of numbers in "
-                f"(0, 1]. Received: iou_thresholds={iou_thresholds!r}"
-            )
+        self.cam_threshold = as_fraction(cam_threshold, "cam_threshold")
+        ious = as_fractions(iou_thresholds, "iou_thresholds", "(]").tolist()
         names = [_percent(v) for v in ious]
         if len(set(names)) != len(names):
             raise ValueError(
@@ -147,11 +132,8 @@ class LocalizationMetrics:
                 f"Received: iou_thresholds={iou_thresholds!r}"
             )
         self.iou_thresholds = tuple(ious)
-        interval = _number_in(cam_curve_interval, "cam_curve_interval", 0, 1)
-        if interval == 0:
-            raise ValueError("`cam_curve_interval` must be > 0. Received: cam_curve_interval=0")
-        self.cam_curve_interval = interval
-        self.thresholds = np.arange(0, 1, interval)
+        self.cam_curve_interval = as_fraction(cam_curve_interval, "cam_curve_interval", "(]")
+        self.thresholds = np.arange(0, 1, self.cam_curve_interval)
         check_workers(num_workers)
         self.num_workers = num_workers
         # The IoU thresholds counted: the V2 ones and 0.5 for MaxBoxAcc.
@@ -196,7 +178,7 @@ class LocalizationMetrics:
         """
         cams = as_maps(cams, "cams", ranks=(3,))
         batch = len(cams)
-        gt = _gt_boxes(gt_boxes, batch)
+        gt = _positive_area(as_box_lists(gt_boxes, batch))
         labels = _class_ids(labels, "labels", batch)
         predicted = _predicted(predictions, batch)
         if ignore is not None and masks is None:
@@ -326,49 +308,8 @@ def _ratio(count, total):
     return count / total if total else float("nan")
 
 
-def _number_in(value, name, low, high):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(  # noqa: TRY004 - the package raises ValueError for bad arguments
-            f"`{name}` must be a number. Received: {name}={value!r}"
-        )
-    value = float(value)
-    if not low <= value <= high:
-        raise ValueError(f"`{name}` must be in [{low}, {high}]. Received: {name}={value!r}")
-    return value
-
-
-def _gt_boxes(gt_boxes, batch):
-    """A list of `batch` float64 (M_i, 4) arrays of positive-area boxes."""
-    if hasattr(gt_boxes, "to_list"):  # tf.RaggedTensor
-        gt_boxes = gt_boxes.to_list()
-    if isinstance(gt_boxes, (list, tuple)):
-        if len(gt_boxes) != batch:
-            raise ValueError(
-                f"`gt_boxes` must have one entry per image: {batch} (the batch "
-                f"size of `cams`). Received: {len(gt_boxes)} entries"
-            )
-        items = []
-        for i, item in enumerate(gt_boxes):
-            item = np.asarray(item, dtype=np.float64)
-            if item.size == 0:
-                item = item.reshape(0, 4)
-            items.append(as_boxes(item, f"gt_boxes[{i}]"))
-    else:
-        try:
-            array = np.asarray(gt_boxes, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise ValueError(
-                "`gt_boxes` must be a list of (M_i, 4) arrays or a (B, M, 4) "
-                f"array. Received: {type(gt_boxes).__name__}"
-            ) from error
-        if array.ndim != 3 or array.shape[2] != 4 or array.shape[0] != batch:
-            raise ValueError(
-                f"`gt_boxes` as an array must have shape (B, M, 4) with B = "
-                f"{batch} (the batch size of `cams`). Received: shape={array.shape}"
-            )
-        if not np.isfinite(array).all():
-            raise ValueError("`gt_boxes` must hold finite coordinates.")
-        items = list(array)
+def _positive_area(items):
+    """The boxes of positive area of each image's (M_i, 4) array (others are padding)."""
     out = []
     for i, item in enumerate(items):
         keep = (item[:, 2] > item[:, 0]) & (item[:, 3] > item[:, 1])

@@ -17,6 +17,8 @@ differ in being true positives.
 
 import numpy as np
 
+from keras_has._arguments import as_fractions
+
 TIOU_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
 
 
@@ -87,9 +89,7 @@ def detection_map(detections, ground_truth, tiou_thresholds=TIOU_THRESHOLDS):
         {"map@0.1": ..., ..., "map_mean": mean over the thresholds,
         "ap": {label: [AP at each threshold]}}; fractions in [0, 1].
     """
-    thresholds = [float(t) for t in tiou_thresholds]
-    if not thresholds or not all(0 < t <= 1 for t in thresholds):
-        raise ValueError(f"`tiou_thresholds` must be values in (0, 1], got {tiou_thresholds!r}.")
+    thresholds = as_fractions(tiou_thresholds, "tiou_thresholds", "(]").tolist()
     by_class_truth, by_class_found = {}, {}
     for video, label, start, end in ground_truth:
         if not end > start:
