@@ -12,14 +12,17 @@ MaxPooling1D -> dense (Sec. 3.2, `zoo.temporal_cam_net`) give 1-D CAMs
 (B, T', n), one value per step.
 """
 
-import numbers
 import warnings
 
+from keras_has import _quiet  # noqa: F401  first: Keras, imported quietly
+
+# isort: split
 import keras
 import numpy as np
 from keras import ops
 
 from keras_has import crops as crops_lib
+from keras_has._arguments import is_int, is_number
 
 _POOLING_2D = (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)
 _POOLING_1D = (keras.layers.GlobalAveragePooling1D, keras.layers.GlobalMaxPooling1D)
@@ -134,7 +137,7 @@ def check_input_range(input_range):
     values = tuple(input_range) if isinstance(input_range, (tuple, list)) else ()
     if not (
         len(values) == 2
-        and all(isinstance(v, numbers.Real) and np.isfinite(v) for v in values)
+        and all(is_number(v) and np.isfinite(v) for v in values)
         and values[0] < values[1]
     ):
         raise ValueError(
@@ -228,7 +231,8 @@ class CAMModel(QuietExport, keras.Model):
                 f"`classifiers` must be a keras.Model or a non-empty list of them, "
                 f"got {classifiers!r}."
             )
-        if not (classes in ("all", "given") or (isinstance(classes, int) and classes >= 1)):
+        named = isinstance(classes, str) and classes in ("all", "given")
+        if not (named or (is_int(classes) and classes >= 1)):
             raise ValueError(
                 f"`classes` must be 'all', 'given' or a positive int (top-k), got {classes!r}."
             )
@@ -252,7 +256,7 @@ class CAMModel(QuietExport, keras.Model):
                     f"size, got a classifier taking {size}."
                 )
         self.extra_classifiers = list(extra_classifiers)
-        self.classes = classes
+        self.classes = classes if named else int(classes)
         self.resize = resize
 
     def get_config(self):

@@ -8,8 +8,13 @@ back and pasted into image coordinates, then averaged over the crops that
 cover each pixel.
 """
 
+from keras_has import _quiet  # noqa: F401  first: Keras, imported quietly
+
+# isort: split
 import numpy as np
 from keras import ops
+
+from keras_has._arguments import is_int
 
 
 class TenCrop:
@@ -25,12 +30,13 @@ class TenCrop:
     """
 
     def __init__(self, crop_size):
-        size = (crop_size, crop_size) if isinstance(crop_size, int) else tuple(crop_size)
-        if len(size) != 2 or not all(isinstance(s, int) and s > 0 for s in size):
+        size = (crop_size, crop_size) if is_int(crop_size) else crop_size
+        size = tuple(size) if isinstance(size, (list, tuple)) else ()
+        if len(size) != 2 or not all(is_int(s) and s > 0 for s in size):
             raise ValueError(
                 f"`crop_size` must be a positive int or (height, width), got {crop_size!r}."
             )
-        self.size = size
+        self.size = tuple(int(s) for s in size)
 
     def scaled_size(self, image_size):
         """(height, width) that an image of `image_size` is cropped at."""
@@ -71,7 +77,9 @@ class TenCrop:
     @staticmethod
     def repeat(x):
         """(B, ...) -> (10 * B, ...), to pair per-image values with views."""
-        return None if x is None else ops.tile(x, (10,) + (1,) * (len(x.shape) - 1))
+        # Not ops.tile: in TensorFlow graphs of Keras <= 3.12 it loses the static
+        # shape, which model export needs.
+        return None if x is None else ops.concatenate([x] * 10, axis=0)
 
     def paste(self, maps, images):
         """Average crop maps (10 * B, h, w, n) into (B, H, W, n) image maps.

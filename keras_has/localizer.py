@@ -4,15 +4,19 @@ The box is computed in the graph (Keras ops, no OpenCV), so the model
 exports as a SavedModel with `model.export()`. It follows the same rule as
 `keras_has.boxes.cam_to_boxes`, and the tests check that both give the
 same boxes: min-max normalize the CAM, keep pixels >= threshold (the rule
-of `keras_has.boxes.foreground`, here in Keras ops), take the
+of `keras_has.boxes.foreground`, here in Keras ops: `foreground`), take the
 largest 8-connected component (ties: the one whose first pixel comes first
 in raster order, as OpenCV's labels), box = (x_min, y_min, x_max, y_max)
 half-open in pixels, (0, 0, 0, 0) when nothing is kept.
 """
 
+from keras_has import _quiet  # noqa: F401  first: Keras, imported quietly
+
+# isort: split
 import keras
 from keras import ops
 
+from keras_has._arguments import as_fraction
 from keras_has.cam import CAMModel, QuietExport, normalize_maps
 
 
@@ -43,8 +47,7 @@ class Localizer(QuietExport, keras.Model):
     def __init__(self, classifiers, threshold=0.2, input_range=None, **cam_kwargs):
         name = cam_kwargs.pop("name", None)
         super().__init__(name=name)
-        if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-            raise ValueError(f"`threshold` must be a number in [0, 1], got {threshold!r}.")
+        threshold = as_fraction(threshold, "threshold")
         if isinstance(classifiers, CAMModel):
             if (
                 cam_kwargs
@@ -59,7 +62,7 @@ class Localizer(QuietExport, keras.Model):
             self.cam_model = classifiers
         else:
             self.cam_model = CAMModel(classifiers, classes=1, input_range=input_range, **cam_kwargs)
-        self.threshold = float(threshold)
+        self.threshold = threshold
 
     def get_config(self):
         crops = self.cam_model.crops
@@ -92,9 +95,7 @@ def largest_component_boxes(cams, threshold):
         (B, 4) float32 (x_min, y_min, x_max, y_max), half-open pixels.
     """
     height, width = cams.shape[1:]
-    # The CAM threshold rule of `keras_has.boxes.foreground` (normalized >= threshold, in
-    # float32), in Keras ops; tests/test_localizer.py checks the boxes against OpenCV's.
-    mask = normalize_maps(ops.cast(cams, "float32")[..., None])[..., 0] >= threshold
+    mask = foreground(cams, threshold)
     labels = component_labels(mask)
     size = height * width
     batch = ops.shape(labels)[0]
@@ -114,6 +115,16 @@ def largest_component_boxes(cams, threshold):
     x_min, x_max = _extent(ops.any(inside, axis=1), width)
     y_min, y_max = _extent(ops.any(inside, axis=2), height)
     return ops.stack([x_min, y_min, x_max, y_max], axis=1)
+
+
+def foreground(cams, threshold):
+    """The CAM threshold rule of `keras_has.boxes.foreground`, in Keras ops.
+
+    (B, H, W) bool: each map min-max normalized (`normalize_maps`, float32) >= `threshold`,
+    compared in float32.
+    """
+    normalized = normalize_maps(ops.cast(cams, "float32")[..., None])[..., 0]
+    return normalized >= ops.cast(threshold, "float32")
 
 
 def _extent(present, length):

@@ -171,12 +171,16 @@ def test_bad_arguments_name_the_argument():
         find_cam_layers(no_pool)
     with pytest.raises(ValueError, match="`features_layer`: no layer named 'nope'"):
         find_cam_layers(model, features_layer="nope")
-    with pytest.raises(ValueError, match="`classes`"):
-        CAMModel(model, classes=0)
+    for bad in (0, True, 2.0, "top", None):
+        with pytest.raises(ValueError, match="`classes` must be 'all', 'given' or a positive int"):
+            CAMModel(model, classes=bad)
+    classes = CAMModel(model, classes=np.int64(2)).get_config()["classes"]
+    assert type(classes) is int and classes == 2  # a NumPy int, stored JSON-able
     with pytest.raises(ValueError, match="`classifiers`"):
         CAMModel([])
-    with pytest.raises(ValueError, match="`crop_size`"):
-        CAMModel(model, crop_size=(3, 0))
+    for bad in ((3, 0), True, (8, True), 8.0, (8,)):
+        with pytest.raises(ValueError, match="`crop_size` must be a positive int"):
+            CAMModel(model, crop_size=bad)
     with pytest.raises(ValueError, match="`class_ids`"):
         CAMModel(model, classes="given")(IMAGES)
     with pytest.raises(ValueError, match="`class_ids`"):

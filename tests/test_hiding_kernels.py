@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 from hypothesis import given
 from hypothesis import strategies as st
-from keras.src.utils.backend_utils import DynamicBackend
 
+from keras_has._keras_private import DynamicBackend
 from keras_has.layers.cells import CellSize, parse_cell_sizes
 from keras_has.layers.hiding import block_mask, draw_cells, hide_blocks, make_plan
 

@@ -285,6 +285,7 @@ BAD_ARGUMENTS = [
     ({"patch_size": 4, "fill_value": "median"}, "fill_value"),
     ({"patch_size": 4, "fill_value": [[1, 2]]}, "fill_value"),
     ({"patch_size": 4, "mode": "video"}, "mode"),
+    ({"patch_size": 4, "mode": ["image"]}, "mode"),
     ({"patch_size": 4, "num_segments": 20}, "num_segments"),
     ({"mode": "temporal"}, "num_segments"),
     ({"mode": "temporal", "patch_size": 100, "num_segments": 20}, "num_segments"),
@@ -292,6 +293,7 @@ BAD_ARGUMENTS = [
     ({"mode": "temporal", "num_segments": 20, "data_format": "channels_first"}, "data_format"),
     ({"patch_size": 4, "momentum": 1.0}, "momentum"),
     ({"patch_size": 4, "seed": "1"}, "seed"),
+    ({"patch_size": 4, "seed": True}, "seed"),
     ({"patch_size": 4, "data_format": "nhwc"}, "data_format"),
 ]
 

@@ -11,11 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_cam import IMAGES, classifier
 
-import zoo
-from keras_has.boxes import box_iou
-from keras_has.cam import CAMModel
+from keras_has import boxes, zoo
+from keras_has.boxes import box_iou, normalize_cams
+from keras_has.cam import CAMModel, normalize_maps
 from keras_has.data import pipeline, synthetic
-from keras_has.localizer import Localizer, component_labels, largest_component_boxes
+from keras_has.localizer import Localizer, component_labels, foreground, largest_component_boxes
 
 
 def opencv_box(cam, threshold):
@@ -46,6 +46,37 @@ def test_boxes_match_opencv_on_upsampled_maps(grids, size, threshold):
     boxes = np.asarray(largest_component_boxes(cams, threshold))
     # Exact: integer boxes of the same float32 mask ((cam - min) / span >= t, IEEE on both sides).
     np.testing.assert_array_equal(boxes, [opencv_box(c, threshold) for c in cams])
+
+
+@given(
+    grid=hnp.arrays(
+        np.int16,
+        st.tuples(st.integers(1, 3), st.integers(1, 8), st.integers(1, 8)),
+        elements=st.integers(-40, 40),
+    ),
+    scale=st.sampled_from([1 / 8, 0.1, 3.7, 1e3]),
+    threshold=st.floats(0, 1),
+    pick=st.integers(0, 10**6),
+)
+def test_the_graph_threshold_rule_is_the_host_rule(grid, scale, threshold, pick):
+    # Multiples of a scale: every difference of two values is a normal float32 (TensorFlow
+    # flushes subnormals to zero, NumPy does not), and equal values make ties.
+    cams = grid.astype(np.float32) * np.float32(scale)
+    normalized = normalize_cams(cams)
+    # Exact: the same IEEE float32 subtraction and division on both sides.
+    np.testing.assert_array_equal(np.asarray(normalize_maps(cams[..., None]))[..., 0], normalized)
+    # A threshold equal to a pixel's normalized value sits on the rule's edge (>=).
+    for t in (threshold, float(normalized.flat[pick % normalized.size])):
+        expected = boxes.foreground(normalized, t)
+        np.testing.assert_array_equal(np.asarray(foreground(cams, t)), expected)
+
+
+def test_the_graph_threshold_rule_in_a_traced_function():
+    cams = np.array([[[0.0, 0.7, 1.0], [0.3, 0.7, 0.2]], [[2.0] * 3] * 2], np.float32)
+    traced = tf.function(foreground)
+    for t in (0.0, 0.3, 0.7, 1.0):
+        expected = boxes.foreground(normalize_cams(cams), t)
+        np.testing.assert_array_equal(np.asarray(traced(cams, t)), expected)
 
 
 @given(mask=hnp.arrays(np.bool_, st.tuples(st.integers(1, 12), st.integers(1, 12))))
@@ -115,8 +146,11 @@ def test_exported_localizer_serves_the_same_results_quietly(tmp_path, capsys):
 
 def test_localizer_arguments():
     model = classifier(size=(32, 32))
-    with pytest.raises(ValueError, match="`threshold`"):
-        Localizer(model, threshold=1.5)
+    for bad in (1.5, -0.1, True, "0.2"):
+        with pytest.raises(ValueError, match=r"`threshold` must be a number in \[0, 1\]"):
+            Localizer(model, threshold=bad)
+    # Exact: 0.25 is a float32 value, kept as the Python float.
+    assert Localizer(model, threshold=np.float32(0.25)).get_config()["threshold"] == 0.25
     with pytest.raises(ValueError, match="classes=1"):
         Localizer(CAMModel(model, classes=2))
 
@@ -127,7 +161,7 @@ def test_zoo_localizer_on_an_image_larger_than_twice_the_crops():
     animals = synthetic.make(4, image_size=136, seed=3)
     images = tf.image.resize(pipeline.normalize(animals.images), (300, 451)).numpy()
     gt = animals.boxes[:, 0] * np.array([451 / 136, 300 / 136] * 2)
-    out = zoo.load("googlenet_has_builtin", crop_size=128)(images)
+    out = zoo.load("googlenet_gap.has_builtin", crop_size=128)(images)
     assert np.isfinite(np.asarray(out["cam"])).all()
     boxes = np.asarray(out["box"])
     assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all()

@@ -1,5 +1,8 @@
 """Keras layers of keras-has."""
 
+from keras_has import _quiet  # noqa: F401  first: Keras, imported quietly
+
+# isort: split
 from keras_has.layers.hide_and_seek import HideAndSeek
 
 __all__ = ["HideAndSeek"]

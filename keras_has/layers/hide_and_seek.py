@@ -4,9 +4,9 @@ import numbers
 
 import keras
 import numpy as np
-from keras.src.backend.config import standardize_data_format
-from keras.src.layers.preprocessing.data_layer import DataLayer
 
+from keras_has._arguments import as_choice, as_fraction, as_int, is_number
+from keras_has._keras_private import DataLayer
 from keras_has.layers import runtime
 from keras_has.layers.cells import parse_cell_sizes
 from keras_has.layers.hiding import hide, make_plan, xla_hide
@@ -117,19 +117,15 @@ class HideAndSeek(DataLayer):
     ):
         # No autocasting: the output keeps the input dtype.
         super().__init__(autocast=False, **kwargs)
-        if mode not in MODES:
-            raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
-        self.mode = mode
+        self.mode = as_choice(mode, "mode", MODES)
         self._cells = parse_cell_sizes(patch_size, num_segments, mode)
         self.patch_size = _plain(patch_size)
         self.num_segments = _plain(num_segments)
-        self.hide_prob = _check_fraction(hide_prob, "hide_prob", closed=True)
-        self.image_prob = _check_fraction(image_prob, "image_prob", closed=True)
+        self.hide_prob = as_fraction(hide_prob, "hide_prob")
+        self.image_prob = as_fraction(image_prob, "image_prob")
         self.fill_value = _check_fill_value(fill_value)
-        self.momentum = _check_fraction(momentum, "momentum", closed=False)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise ValueError(f"`seed` must be an int or None. Received: {seed!r}")
-        self.seed = None if seed is None else int(seed)
+        self.momentum = as_fraction(momentum, "momentum", "[)")
+        self.seed = as_int(seed, "seed", none=True)
         self.generator = keras.random.SeedGenerator(self.seed)
         if mode == "temporal":
             if data_format not in (None, "channels_last"):
@@ -139,7 +135,7 @@ class HideAndSeek(DataLayer):
                 )
             self.data_format = "channels_last"
         else:
-            self.data_format = standardize_data_format(data_format)
+            self.data_format = _check_data_format(data_format)
         self._adapted = False
         self._hides_nothing = (
             self.hide_prob == 0
@@ -452,27 +448,27 @@ def _plain(value):
     return value
 
 
-def _check_fraction(value, name, closed):
-    """A number in [0, 1] (`closed`) or [0, 1)."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if ok and (0 <= value <= 1 if closed else 0 <= value < 1):
-        return float(value)
-    interval = "[0, 1]" if closed else "[0, 1)"
-    raise ValueError(f"`{name}` must be a number in {interval}. Received: {name}={value!r}")
+def _check_data_format(data_format):
+    """The data format, channels_last or channels_first (any case); None: Keras's default."""
+    if data_format is None:
+        return keras.config.image_data_format()
+    formats = ("channels_last", "channels_first")
+    if isinstance(data_format, str) and data_format.lower() in formats:
+        return data_format.lower()
+    raise ValueError(
+        f"`data_format` must be one of {formats}. Received: data_format={data_format!r}"
+    )
 
 
 def _check_fill_value(value):
     if isinstance(value, str):
         if value == "mean":
             return value
-    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+    elif is_number(value):
         return float(value)
     elif isinstance(value, (list, tuple, np.ndarray)) and len(value) > 0:
         flat = list(np.asarray(value).reshape(-1))
-        if (
-            all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in flat)
-            and np.ndim(value) == 1
-        ):
+        if all(is_number(v) for v in flat) and np.ndim(value) == 1:
             return [float(v) for v in flat]
     raise ValueError(
         "`fill_value` must be 'mean' (the training-set mean, see adapt()), a "

@@ -27,8 +27,8 @@ from typing import NamedTuple
 
 import keras
 import numpy as np
-from keras.src.random.seed_generator import SeedGenerator, draw_seed
-from keras.src.utils.backend_utils import DynamicBackend
+
+from keras_has._keras_private import DynamicBackend, view
 
 INT_VIEWS = {1: "int8", 2: "int16", 4: "int32", 8: "int64"}
 
@@ -135,16 +135,16 @@ def hide_blocks(backend, x, hidden, choice, fill, plan):
         mask_shape = (shape[0], *mask_dims)
         fill_row = np_.reshape(np_.tile(fill, (plan.units[-1],)), (1, *[1] * (len(blocks) - 1), -1))
     dtype = keras.backend.standardize_dtype(x.dtype)
-    view = INT_VIEWS[np.dtype(dtype).itemsize]
+    int_view = INT_VIEWS[np.dtype(dtype).itemsize]
     # Reshaped before the view: the view needs a static last axis, and the
     # blocked last axis is one (u * C, or u) even when x's is not.
-    bits = np_.view(np_.reshape(x, blocked), view)
-    fill_bits = np_.view(fill_row, view)
+    bits = view(backend, np_.reshape(x, blocked), int_view)
+    fill_bits = view(backend, fill_row, int_view)
     # -1 (all bits set) in hidden blocks, 0 elsewhere.
-    mask = backend.cast(block_mask(backend, hidden, choice, plan), view)
+    mask = backend.cast(block_mask(backend, hidden, choice, plan), int_view)
     mask = np_.reshape(mask, mask_shape)
     bits = np_.bitwise_xor(bits, np_.bitwise_and(np_.bitwise_xor(bits, fill_bits), mask))
-    return np_.reshape(np_.view(bits, dtype), shape)
+    return np_.reshape(view(backend, bits, dtype), shape)
 
 
 def hide(backend, x, seed, fill, plan, hide_prob, image_prob=1.0, replica=(0, 1)):
@@ -257,8 +257,8 @@ def _uniform(backend, shape, seed, replica):
     if backend.name == "tensorflow":
         import tensorflow as tf
 
-        if isinstance(seed, SeedGenerator):
-            seed = draw_seed(seed)
+        if isinstance(seed, keras.random.SeedGenerator):
+            seed = seed.next()
         key = tf.cast(tf.math.floormod(seed, 2**31 - 1), tf.int32)
         draws = tf.random.stateless_uniform(full_shape, key, alg="philox")
     else:

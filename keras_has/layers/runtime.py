@@ -6,8 +6,8 @@ Only TensorFlow needs these answers; other backends get the neutral ones.
 import sys
 
 import keras
-from keras.src.layers.preprocessing.data_layer import DataLayer
-from keras.src.utils import backend_utils, jax_utils
+
+from keras_has import _keras_private
 
 
 def in_foreign_tf_graph(inputs):
@@ -17,8 +17,8 @@ def in_foreign_tf_graph(inputs):
     """
     return (
         not isinstance(inputs, keras.KerasTensor)
-        and backend_utils.in_tf_graph()
-        and not jax_utils.is_in_jax_tracing_scope(inputs)
+        and _keras_private.in_tf_graph()
+        and not _keras_private.is_in_jax_tracing_scope(inputs)
     )
 
 
@@ -35,7 +35,7 @@ def augments_by_default(layer):
 
 
 def _only_preprocessing(layer):
-    if isinstance(layer, (DataLayer, keras.layers.InputLayer)):
+    if isinstance(layer, (_keras_private.DataLayer, keras.layers.InputLayer)):
         return True
     sublayers = getattr(layer, "layers", None)
     return bool(sublayers) and all(_only_preprocessing(s) for s in sublayers)
@@ -47,13 +47,7 @@ def tf_without_xla(backend):
     TensorFlow's own kernels run the fill at a fraction of XLA's fused loop,
     so such calls go through the XLA-compiled kernel (`hiding.xla_hide`).
     """
-    if backend.name != "tensorflow":
-        return False
-    from tensorflow.python.framework import ops
-    from tensorflow.python.ops import control_flow_util
-
-    graph = ops.get_default_graph()
-    return not control_flow_util.GraphOrParentsInXlaContext(graph)
+    return backend.name == "tensorflow" and _keras_private.tf_outside_xla()
 
 
 def replica(backend):
