@@ -1,4 +1,4 @@
-"""The zoo's builders: CAM resolution, parameter counts, head, HaS placement, argument order."""
+"""The zoo's CAM builders: CAM resolution, parameter counts, head, HaS placement, arguments."""
 
 import inspect
 
@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-import zoo
-from keras_has import HideAndSeek
+from keras_has import HideAndSeek, zoo
+from keras_has.zoo import registry
 
 SMALL = {  # Fast variants for checks that do not need the paper's size.
     "alexnet_gap": {"input_shape": (67, 67, 3), "width": 1 / 16},
@@ -54,7 +54,7 @@ def rng_images(shape, n=2, seed=0):
 )
 def test_cam_resolution(name, size, expected):
     kwargs = {k: v for k, v in SMALL[name].items() if k != "input_shape"}
-    model = zoo.BUILDERS[name](10, input_shape=(*size, 3), **kwargs)
+    model = zoo.build(name, 10, input_shape=(*size, 3), **kwargs)
     assert tuple(cam_features(model).shape[1:3]) == expected
     assert model.output.shape == (None, 10)
 
@@ -177,7 +177,7 @@ def test_width_rounds_and_keeps_one_filter():
 )
 def test_application_param_count(name, app, head):
     backbone = app(include_top=False, weights=None, input_shape=(32, 32, 3))
-    model = zoo.BUILDERS[name](1000, input_shape=(32, 32, 3))
+    model = zoo.build(name, 1000, input_shape=(32, 32, 3))
     assert model.count_params() == backbone.count_params() + head
 
 
@@ -191,8 +191,8 @@ def test_gap_and_gmp_differ_only_in_pooling(name):
             if layer.name != "cam_pool"
         ]
 
-    gap = zoo.BUILDERS[name](5, pooling="avg", **SMALL[name])
-    gmp = zoo.BUILDERS[name](5, pooling="max", **SMALL[name])
+    gap = zoo.build(name, 5, pooling="avg", **SMALL[name])
+    gmp = zoo.build(name, 5, pooling="max", **SMALL[name])
     assert isinstance(gap.get_layer("cam_pool"), keras.layers.GlobalAveragePooling2D)
     assert isinstance(gmp.get_layer("cam_pool"), keras.layers.GlobalMaxPooling2D)
     assert layers(gap) == layers(gmp)
@@ -203,7 +203,7 @@ def test_gap_and_gmp_differ_only_in_pooling(name):
 @pytest.mark.parametrize("name", ["alexnet_gap", "googlenet_gap"])
 def test_cam_from_logits_kernel(name):
     """GAP logits are the spatial mean of CAM_c = sum_k W[k, c] F_k, plus bias."""
-    model = zoo.BUILDERS[name](4, **SMALL[name])
+    model = zoo.build(name, 4, **SMALL[name])
     logits = model.get_layer("logits")
     probe = keras.Model(model.input, [cam_features(model), logits.output, model.output])
     features, scores, probs = probe.predict(rng_images(SMALL[name]["input_shape"]), verbose=0)
@@ -229,20 +229,20 @@ def test_probabilities_are_float32_under_mixed_precision():
 
 
 # --------------------------------------------------------------------- HaS
-@pytest.mark.parametrize("name", list(zoo.BUILDERS))
+@pytest.mark.parametrize("name", list(SMALL))
 def test_image_has_follows_the_input(name):
     has = HideAndSeek(patch_size=8, fill_value=0.0)
-    model = zoo.BUILDERS[name](3, has=has, **SMALL[name])
+    model = zoo.build(name, 3, has=has, **SMALL[name])
     assert has_layers(model) == [has]
     assert model.layers[1] is has
     assert has.input is model.inputs[0]
 
 
-@pytest.mark.parametrize("name", list(zoo.BUILDERS))
+@pytest.mark.parametrize("name", list(SMALL))
 def test_default_size_and_feature_map_has(name):
     """At the default input: CAM resolution; HaS after the first conv block."""
     has = HideAndSeek(patch_size=5, mode="feature_map")
-    model = zoo.BUILDERS[name](3, has=has)
+    model = zoo.build(name, 3, has=has)
     resolution, after, shape = DEFAULT[name]
     assert tuple(cam_features(model).shape[1:3]) == resolution
     assert has_layers(model) == [has]
@@ -261,8 +261,8 @@ def test_default_size_and_feature_map_has(name):
 )
 def test_has_is_identity_at_inference(name, mode):
     has = HideAndSeek(patch_size=2, hide_prob=0.9, fill_value=0.5, mode=mode, seed=1)
-    with_has = zoo.BUILDERS[name](3, has=has, **SMALL[name])
-    plain = zoo.BUILDERS[name](3, **SMALL[name])
+    with_has = zoo.build(name, 3, has=has, **SMALL[name])
+    plain = zoo.build(name, 3, **SMALL[name])
     for layer in plain.layers:
         if layer.weights:
             layer.set_weights(with_has.get_layer(layer.name).get_weights())
@@ -335,19 +335,19 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("name", list(zoo.BUILDERS))
+@pytest.mark.parametrize("name", list(SMALL))
 @pytest.mark.parametrize("kwargs, argument", BAD)
 def test_bad_arguments(name, kwargs, argument):
     kwargs = {"num_classes": 3, **kwargs}
     with pytest.raises(ValueError, match=f"`{argument}`"):
-        zoo.BUILDERS[name](**kwargs)
+        zoo.build(name, **kwargs)
 
 
 @pytest.mark.parametrize("name", ["alexnet_gap", "googlenet_gap"])
 @pytest.mark.parametrize("width", [0, -1.0, float("nan"), float("inf"), "1", None])
 def test_bad_width(name, width):
     with pytest.raises(ValueError, match="`width`"):
-        zoo.BUILDERS[name](3, width=width)
+        zoo.build(name, 3, width=width)
 
 
 @pytest.mark.parametrize(
@@ -355,42 +355,42 @@ def test_bad_width(name, width):
     [("alexnet_gap", 35, 1), ("vgg16_gap", 32, 2), ("resnet50_gap", 32, 1)],
 )
 def test_minimum_input_size(name, smallest, rows):
-    model = zoo.BUILDERS[name](3, input_shape=(smallest, 64, 3))
+    model = zoo.build(name, 3, input_shape=(smallest, 64, 3))
     assert cam_features(model).shape[1] == rows
     with pytest.raises(ValueError, match=f"`input_shape`.*>= {smallest}"):
-        zoo.BUILDERS[name](3, input_shape=(smallest - 1, 64, 3))
+        zoo.build(name, 3, input_shape=(smallest - 1, 64, 3))
 
 
-@pytest.mark.parametrize("name", ["vgg16_gap", "resnet50_gap"])
-@pytest.mark.parametrize("weights", ["imagenet", "/no/such/file.weights.h5", 3])
-def test_applications_never_download(name, weights):
-    with pytest.raises(ValueError, match="`weights`"):
-        zoo.BUILDERS[name](3, weights=weights)
+@pytest.mark.parametrize("name", ["vgg16", "resnet50"])
+@pytest.mark.parametrize("weights", ["/no/such/file.weights.h5", 3, "ilsvrc"])
+def test_application_backbone_weights_are_checked_before_building(name, weights):
+    with pytest.raises(ValueError, match="`weights` must be None, 'imagenet' or the path"):
+        zoo.backbone(name, (32, 32, 3), weights=weights)
 
 
-def test_applications_load_local_backbone_weights(tmp_path):
+def test_application_backbone_loads_a_local_file_of_keras_applications(tmp_path):
+    """weights= of the backbone: keras.applications' own model without its top."""
     backbone = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
     path = tmp_path / "vgg16_notop.weights.h5"
     backbone.save_weights(path)
-    model = zoo.vgg16_gap(3, input_shape=(None, None, 3), weights=path)
+    features = zoo.backbone("vgg16", (None, None, 3), weights=path)
     loaded = [layer for layer in backbone.layers if layer.weights]
     assert len(loaded) == 13
     for layer in loaded:
-        ours = model.get_layer(layer.name).weights
+        ours = features.get_layer(layer.name).weights
         for mine, theirs in zip(ours, layer.weights, strict=True):
             np.testing.assert_array_equal(mine.numpy(), theirs.numpy())  # loaded copies
 
 
 # -------------------------------------------------------------- one convention
-EVERY_BUILDER = {**zoo.BUILDERS, "temporal_cam_net": zoo.temporal_cam_net}
-
-
-@pytest.mark.parametrize("name", list(EVERY_BUILDER))
+@pytest.mark.parametrize("name", zoo.list_models())
 def test_every_builder_takes_num_classes_first_and_required_then_input_shape(name):
-    builder = EVERY_BUILDER[name]
-    first, second = list(inspect.signature(builder).parameters.values())[:2]
+    builder = registry.MODELS[name]
+    parameters = inspect.signature(builder).parameters
+    first, second = list(parameters.values())[:2]
     assert (first.name, second.name) == ("num_classes", "input_shape")
     assert first.default is inspect.Parameter.empty
+    assert parameters["weights"].default is None  # last, as keras.applications' builders
     with pytest.raises(TypeError, match="num_classes"):
         builder()
     assert "Inputs:" in builder.__doc__  # the input contract is in every builder's docstring

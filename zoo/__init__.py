@@ -1,11 +1,13 @@
-"""CAM classifiers for Hide-and-Seek localization, and their weights registry.
+"""CAM classifiers for Hide-and-Seek localization: a registry of models, backbones, heads, presets.
 
-One convention for every builder: `builder(num_classes, input_shape=...,
-pooling=..., has=None, ...)`, `num_classes` first and required, the input
-shape without the batch axis as `input_shape`. Each returns a functional
-`keras.Model` ending in the CAM head: last conv features (the input of the
-layer "cam_pool") -> global pooling "cam_pool" -> Dense "logits" -> softmax
-"predictions", (B, num_classes) float32.
+A model is a backbone (inputs -> feature maps) with a head on top, composed
+flat (one functional model, no nested backbone). Every registered model's
+builder follows one convention: `builder(num_classes, input_shape=...,
+pooling=..., has=None, ..., weights=None)`, `num_classes` first and
+required, the input shape without the batch axis as `input_shape`, and
+returns a functional `keras.Model` ending in the CAM head: features (the
+input of the layer "cam_pool") -> global pooling "cam_pool" -> Dense
+"logits" -> softmax "predictions", (B, num_classes) float32.
 
 - `alexnet_gap`: AlexNet-GAP, 13x13 map at 227x227 (`width=` scales it).
 - `googlenet_gap`: GoogLeNet-GAP with BN, 14x14 at 224x224 (`width=`).
@@ -16,29 +18,53 @@ layer "cam_pool") -> global pooling "cam_pool" -> Dense "logits" -> softmax
   max pooling; 1-D CAMs (B, T, n). The paper's:
   `temporal_cam_net(101, input_shape=(None, 4096))`.
 
-Inputs: the image builders take float images (B, H, W, C) and do no
-preprocessing. Models trained by this project, and every registered one,
-take RGB pixels mapped to [-1, 1] by `keras_has.data.pipeline.normalize`;
-`zoo.preprocess(images, name)` turns 0..255 images of any size into that
-for a registered name (resized to its `image_size`).
+Registry (`zoo.registry`): `list_models()`, `list_backbones()`,
+`list_heads()`, `list_presets()`; `build(name, num_classes, head=None,
+weights=None, **kwargs)`; `backbone(name, ...)` and the head makers in
+`zoo.heads` (cam, classification, dense, embedding, multi_output).
+`weights=` is None, a preset ("has_builtin" or "googlenet_gap.has_builtin"),
+"imagenet" (the keras.applications backbones) or a `.weights.h5` path.
 
-`BUILDERS` maps the image builders' names to them; `zoo.weights` holds the
-registry of trained weights: `zoo.load(name)` gives a ready
-`keras_has.Localizer`, `zoo.load_classifier(name)` the classifier. Files
-are checked before use (sha256, readable, fitting the builder, finite).
+Inputs: the image builders take float images (B, H, W, C) and do no
+preprocessing. Models trained by this project, and every preset, take RGB
+pixels mapped to the preset's `input_range`, [-1, 1] by
+`keras_has.data.pipeline.normalize`; `zoo.preprocess(images, preset)` turns
+0..255 images of any size into that (resized to its `image_size`).
+`zoo.load(preset)` gives a ready `keras_has.Localizer`,
+`zoo.load_classifier(preset)` the classifier; both also take files. Files
+are checked before use (sha256, readable, fitting the model, finite).
+
 """
 
-from zoo.alexnet import alexnet_gap
-from zoo.applications import resnet50_gap, vgg16_gap
-from zoo.builders import BUILDERS
-from zoo.googlenet import googlenet_gap
-from zoo.temporal import temporal_cam_net
-from zoo.weights import load, load_classifier, preprocess
+from keras_has import _quiet  # noqa: F401  first: Keras, imported quietly
+
+# isort: split
+
+from . import heads, shipped  # noqa: F401  (shipped registers the shipped presets)
+from .alexnet import alexnet_gap
+from .applications import resnet50_gap, vgg16_gap
+from .googlenet import googlenet_gap
+from .loading import load, load_classifier, preprocess
+from .registry import (
+    backbone,
+    build,
+    list_backbones,
+    list_heads,
+    list_models,
+    list_presets,
+)
+from .temporal import temporal_cam_net
 
 __all__ = [
-    "BUILDERS",
     "alexnet_gap",
+    "backbone",
+    "build",
     "googlenet_gap",
+    "heads",
+    "list_backbones",
+    "list_heads",
+    "list_models",
+    "list_presets",
     "load",
     "load_classifier",
     "preprocess",
