@@ -43,9 +43,7 @@ def per_image_loop(x, patch_sizes, fill, hide_prob=0.5, seed=0):
 
     def hide_one(args):
         image, image_seed = args
-        pick = tf.random.stateless_uniform(
-            (), image_seed, maxval=len(patch_sizes), dtype=tf.int32
-        )
+        pick = tf.random.stateless_uniform((), image_seed, maxval=len(patch_sizes), dtype=tf.int32)
         size = tf.gather(sizes, pick)
         grid = tf.random.stateless_uniform(grid_shape, image_seed + 1) < hide_prob
         grid = tf.logical_and(grid, size > 0)
@@ -64,6 +62,9 @@ def random_erasing(seed=0):
     uniformly in [0, 1], erasing only half of the images.
     """
     return keras.layers.RandomErasing(
-        factor=(1.0, 1.0), scale=(0.5, 0.5), fill_value=0.0, value_range=(0, 255),
+        factor=(1.0, 1.0),
+        scale=(0.5, 0.5),
+        fill_value=0.0,
+        value_range=(0, 255),
         seed=seed,
     )

@@ -25,16 +25,34 @@ from keras_has import HideAndSeek
 
 WORKLOADS = [
     # name, shape, dtype, HideAndSeek arguments by label, loop patch sizes
-    ("224x224x3 float32, batch 128", (128, 224, 224, 3), "float32",
-     {"HaS-56": {"patch_size": 56}, "HaS-mixed": {"patch_size": [0, 16, 32, 44, 56]}},
-     [0, 16, 32, 44, 56]),
-    ("224x224x3 uint8, batch 128", (128, 224, 224, 3), "uint8",
-     {"HaS-56": {"patch_size": 56}, "HaS-mixed": {"patch_size": [0, 16, 32, 44, 56]}},
-     [0, 16, 32, 44, 56]),
-    ("32x32x3 float32, batch 512", (512, 32, 32, 3), "float32",
-     {"HaS-8": {"patch_size": [0, 8]}}, [0, 8]),
-    ("temporal (32, 2000, 4096) float32", (32, 2000, 4096), "float32",
-     {"HaS-20seg": {"mode": "temporal", "num_segments": 20}}, [100]),
+    (
+        "224x224x3 float32, batch 128",
+        (128, 224, 224, 3),
+        "float32",
+        {"HaS-56": {"patch_size": 56}, "HaS-mixed": {"patch_size": [0, 16, 32, 44, 56]}},
+        [0, 16, 32, 44, 56],
+    ),
+    (
+        "224x224x3 uint8, batch 128",
+        (128, 224, 224, 3),
+        "uint8",
+        {"HaS-56": {"patch_size": 56}, "HaS-mixed": {"patch_size": [0, 16, 32, 44, 56]}},
+        [0, 16, 32, 44, 56],
+    ),
+    (
+        "32x32x3 float32, batch 512",
+        (512, 32, 32, 3),
+        "float32",
+        {"HaS-8": {"patch_size": [0, 8]}},
+        [0, 8],
+    ),
+    (
+        "temporal (32, 2000, 4096) float32",
+        (32, 2000, 4096),
+        "float32",
+        {"HaS-20seg": {"mode": "temporal", "num_segments": 20}},
+        [100],
+    ),
 ]
 PATHS = ("eager", "tf.data", "xla")
 
@@ -52,7 +70,8 @@ def methods(shape, dtype, layers, loop_sizes):
             (baselines.full_mask(shape, cell),),
         ),
         "per-image loop (map_fn)": (
-            lambda x: baselines.per_image_loop(x, loop_sizes, fill), (),
+            lambda x: baselines.per_image_loop(x, loop_sizes, fill),
+            (),
         ),
     }
     if len(shape) == 4:
@@ -81,8 +100,10 @@ def timer(fn, inputs, path):
     """
     if path == "tf.data":
         dataset = (
-            tf.data.Dataset.from_tensors(inputs).repeat()
-            .map(fn, num_parallel_calls=tf.data.AUTOTUNE).prefetch(1)
+            tf.data.Dataset.from_tensors(inputs)
+            .repeat()
+            .map(fn, num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(1)
         )
 
         def run(reps):
@@ -142,13 +163,21 @@ def run(reps, only=None):
             for path in PATHS:
                 slow = "loop" in method or "RandomErasing" in method
                 seconds, ratio = measure(
-                    fn, baselines.copy, (x, *extra), path,
-                    reps=2 if slow else reps, rounds=3 if slow else 5,
+                    fn,
+                    baselines.copy,
+                    (x, *extra),
+                    path,
+                    reps=2 if slow else reps,
+                    rounds=3 if slow else 5,
                 )
                 row = {
-                    "workload": name, "method": method, "path": path,
-                    "ms": seconds * 1e3, "items_per_s": shape[0] / seconds,
-                    "gb_per_s": nbytes / seconds / 1e9, "x_copy": ratio,
+                    "workload": name,
+                    "method": method,
+                    "path": path,
+                    "ms": seconds * 1e3,
+                    "items_per_s": shape[0] / seconds,
+                    "gb_per_s": nbytes / seconds / 1e9,
+                    "x_copy": ratio,
                 }
                 results.append(row)
                 print(
@@ -187,8 +216,10 @@ def main():
     parser.add_argument("--only", help="run workloads whose name contains this")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
-    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores, "
-          f"devices: {[d.device_type for d in tf.config.list_physical_devices()]}")
+    print(
+        f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores, "
+        f"devices: {[d.device_type for d in tf.config.list_physical_devices()]}"
+    )
     results = run(args.reps, args.only)
     print("\n" + "\n".join(check_goals(results)))
     if args.json:

@@ -6,16 +6,44 @@
 - `keras_has.boxes`, `keras_has.segments`, `keras_has.metrics`,
   `keras_has.viz`: CAM to boxes and (1-D CAMs) to action segments on the
   host, WSOL and temporal metrics, pictures.
+- `keras_has.training`: flags, strategies, the resumable training loop and
+  the declarative recipe runner under the recipes; `keras_has.zoo` and
+  `keras_has.recipes`: the models and the task scripts.
+
+Keras (and TensorFlow) are imported on first use of a name that needs them,
+quietly (`keras_has._quiet`), so that a recipe's `--help` and flag errors
+answer at once. When Keras is already imported, `import keras_has` imports
+the layers at once: a `.keras` file holding `HideAndSeek` then loads with
+`keras.saving.load_model` (Keras finds a custom class only once its module
+ran). Import Keras first, or touch `keras_has.HideAndSeek`, before loading.
 """
 
-from keras_has import _quiet
+import importlib
+import sys
 
-_quiet.import_keras()
-
-from keras_has.cam import CAMModel
-from keras_has.layers import HideAndSeek
-from keras_has.localizer import Localizer
+import lazy_loader
 
 __version__ = "0.1.0"
 
+__getattr__, __dir__, _ = lazy_loader.attach(
+    __name__,
+    submodules=[
+        "boxes",
+        "cam",
+        "crops",
+        "data",
+        "layers",
+        "localizer",
+        "metrics",
+        "recipes",
+        "segments",
+        "training",
+        "viz",
+        "zoo",
+    ],
+    submod_attrs={"cam": ["CAMModel"], "layers": ["HideAndSeek"], "localizer": ["Localizer"]},
+)
 __all__ = ["CAMModel", "HideAndSeek", "Localizer", "__version__"]
+
+if "keras" in sys.modules:  # no import cost: register the layers for load_model now
+    importlib.import_module("keras_has.layers")

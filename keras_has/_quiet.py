@@ -62,3 +62,6 @@ def import_keras():
 
 def _is_noise(line):
     return not line.strip() or any(marker in line for marker in STARTUP_NOISE)
+
+
+import_keras()  # importing this module imports Keras, quietly: `import keras_has._quiet` first

@@ -1,1 +1,1 @@
-"""Runnable recipes: `python -m recipes.<name> --help`."""
+"""Runnable recipes: `python -m keras_has.recipes.<name> --help`."""

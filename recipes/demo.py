@@ -1,6 +1,6 @@
 """Demo of the HideAndSeek layer: writes a picture of augmented images.
 
-    python -m recipes.demo [--out runs/demo] [--images 4] [--seed 0]
+    python -m keras_has.recipes.demo [--out runs/demo] [--images 4] [--seed 0]
 
 Makes a few 224x224 scenes (no download), computes the training-set mean
 fill with `adapt`, and hides patches as in the paper (Sec. 3.1.1; Table II
@@ -10,6 +10,7 @@ of the picture is one setting, each column one image.
 
 import argparse
 import os
+import sys
 
 from keras_has import HideAndSeek, viz  # first: it imports Keras (and TensorFlow) quietly
 
@@ -18,7 +19,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from recipes import _flags as flags
+from keras_has.training import flags
 
 SETTINGS = {
     "original": None,
@@ -81,7 +82,7 @@ def picture(rows):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m recipes.demo",
+        prog="python -m keras_has.recipes.demo",
         description=__doc__.split("\n")[0],
         formatter_class=flags.HelpFormatter,
     )
@@ -110,5 +111,11 @@ def main(argv=None):
     return path
 
 
-if __name__ == "__main__":
+def console():
+    """The keras-has-demo command."""
     main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(console())

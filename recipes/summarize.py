@@ -1,6 +1,6 @@
 """Mean and seed-to-seed spread of several runs of a recipe.
 
-    python -m recipes.summarize runs/wsol runs/wsol-seed1 runs/wsol-seed2
+    python -m keras_has.recipes.summarize runs/wsol runs/wsol-seed1 runs/wsol-seed2
 
 Reads each run's results.json (one entry per model, e.g. "GAP" and "HaS",
 each a dict of metrics, in the order of its "models" list if it has one) and prints, for every metric the runs share, each
@@ -16,9 +16,9 @@ import os
 import statistics
 import sys
 
-from recipes import _flags as flags
+from keras_has.training import flags
 
-PROG = "python -m recipes.summarize"
+PROG = "python -m keras_has.recipes.summarize"
 
 
 def load(paths):

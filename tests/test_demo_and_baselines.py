@@ -6,7 +6,7 @@ import tensorflow as tf
 from helpers import chosen_option, constant_on_cells, hidden_map
 
 from benchmarks import baselines
-from recipes import demo
+from keras_has.recipes import demo
 
 
 def test_demo_picture_shows_inputs_and_hidden_grids(tmp_path):

@@ -22,8 +22,8 @@ import pytest
 import tensorflow as tf
 from helpers import kill_after_backup
 
-from recipes import _flags as flags
-from recipes import _harness as harness
+from keras_has import training as harness
+from keras_has.training import flags
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "scripts", "harness_task.py")
 FLAGS = ["--epochs", "6", "--seed", "3", "--deterministic"]
@@ -70,7 +70,7 @@ def assert_same_training(out, reference):
 
 
 def csv_rows(out):
-    return harness._read_csv_rows(os.path.join(out, "log.csv"))[1]
+    return harness.run_files.read_csv_rows(os.path.join(out, "log.csv"))[1]
 
 
 def kept_checkpoints(out):
@@ -278,10 +278,12 @@ def test_lr_schedule_from_flags():
     parser = argparse.ArgumentParser()
     flags.add_training_flags(parser)
     args = parser.parse_args(["--lr", "0.02", "--lr-end", "0.002", "--lr-schedule", "cosine"])
-    values = np.asarray(harness.make_schedule(args, 50)(np.arange(50)))
+    values = np.asarray(harness.optimizers.make_schedule(args, 50)(np.arange(50)))
     assert values[0] == np.float32(0.02) and values[-1] == np.float32(0.002)
     args = parser.parse_args(["--lr", "0.02", "--lr-schedule", "constant"])
-    assert (np.asarray(harness.make_schedule(args, 50)(np.arange(60))) == np.float32(0.02)).all()
+    assert (
+        np.asarray(harness.optimizers.make_schedule(args, 50)(np.arange(60))) == np.float32(0.02)
+    ).all()
 
 
 @pytest.mark.parametrize("name", ["sgd", "adam"])
@@ -408,7 +410,7 @@ def test_flags_defaults_help_and_checks():
         assert flag in text, flag
     assert "(default: 3)" in text and "(default: 2)" in text  # --epochs, --keep-checkpoints
     assert "GLOBAL batch" in text
-    with pytest.raises(ValueError, match="unknown harness defaults"):
+    with pytest.raises(ValueError, match="unknown training defaults"):
         parser_with_flags({"epoch": 3})
     with pytest.raises(flags.FlagError, match="--lr-end: 0.1 is above --lr 0.01"):
         flags.check_flags(parser.parse_args(["--lr", "0.01", "--lr-end", "0.1"]))
@@ -521,8 +523,8 @@ def test_keep_checkpoints_default_keeps_the_last_two_and_the_best(tmp_path):
     ]
 
 
-RECIPES = ["recipes.wsol", "recipes.temporal"]
-HEAVY = {"tensorflow", "keras", "keras_has", "zoo", "numpy"}
+RECIPES = ["keras_has.recipes.wsol", "keras_has.recipes.temporal"]
+HEAVY = {"tensorflow", "keras", "zoo", "numpy", "cv2"}
 
 
 def flag_error(main, argv, capsys):
@@ -559,7 +561,7 @@ def test_help_and_argparse_errors_import_no_tensorflow(recipe, argv, code):
 
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_every_flag_shows_its_default(recipe):
-    parser = importlib.import_module(recipe).make_parser([])
+    parser = importlib.import_module(recipe).RECIPE.make_parser([])
     formatter = parser._get_formatter()
     for action in parser._actions:
         if action.dest != "help":

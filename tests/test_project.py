@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,26 +18,92 @@ def read(name):
 
 
 def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
-    commands = [line for line in read("README.md").splitlines()[:12] if line.startswith("    ")]
+    # Everything before the first section heading: the name, what it is, the two commands.
+    opening = read("README.md").split("\n## ")[0]
+    commands = [line for line in opening.splitlines() if line.startswith("    ")]
     assert len(commands) == 2
     main_job, tests = (c.strip() for c in commands)
-    assert main_job.endswith("python -m recipes.wsol") and "python -m pytest" in tests
-    assert read(".ci/run").strip().splitlines()[-1] == tests
+    assert main_job.endswith("python -m keras_has.recipes.wsol") and "python -m pytest" in tests
+    # CI runs the README's test command (its steps, with a second environment around them).
+    ci = [line.strip() for line in read(".ci/run").splitlines()]
+    setup, run = tests.rsplit(" && ", 1)
+    assert setup in ci and any(line.startswith(run) for line in ci)
 
 
-def test_wheel_installs_the_three_packages_and_the_weights(tmp_path):
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", ROOT, "--no-deps", "--no-build-isolation",
-         "-q", "-w", str(tmp_path)],
-        check=True, capture_output=True,
+# [text](target#fragment): the target and fragment up to a space or a closing parenthesis.
+MARKDOWN_LINK = re.compile(r"\]\(([^)\s#]*)(?:#([^)\s]*))?\)")
+
+
+def without_code(text):
+    return re.sub(r"```.*?```", "", text, flags=re.DOTALL)  # code blocks hold no links or headings
+
+
+def anchors(text):
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    headings = re.findall(r"^#+ (.*)$", without_code(text), flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_every_relative_link_in_the_readme_and_docs_points_to_a_file():
+    pages = ["README.md"] + sorted(
+        os.path.join("docs", name)
+        for name in os.listdir(os.path.join(ROOT, "docs"))
+        if name.endswith(".md")
     )
-    (wheel,) = [p for p in os.listdir(tmp_path) if p.endswith(".whl")]
+    broken = []
+    for page in pages:
+        for target, fragment in MARKDOWN_LINK.findall(without_code(read(page))):
+            if re.match(r"[a-z][a-z0-9+.-]*:", target):  # a URL
+                continue
+            name = os.path.normpath(os.path.join(os.path.dirname(page), target)) if target else page
+            if not os.path.exists(os.path.join(ROOT, name)):
+                broken.append(f"{page}: {target}")
+            elif fragment and name.endswith(".md") and fragment not in anchors(read(name)):
+                broken.append(f"{page}: {target}#{fragment} (no such heading)")
+    assert broken == [], "\n".join(broken)
+
+
+def test_the_readme_links_every_docs_page():
+    readme = read("README.md")
+    pages = [name for name in os.listdir(os.path.join(ROOT, "docs")) if name.endswith(".md")]
+    missing = [name for name in sorted(pages) if f"(docs/{name})" not in readme]
+    assert missing == []
+
+
+def test_wheel_installs_one_package_with_the_zoo_recipes_weights_and_commands(tmp_path):
+    # From a copy of the sources: setuptools would also pack a stale build/ of the tree.
+    source = tmp_path / "source"
+    skip = shutil.ignore_patterns(".*", "build", "runs", "*.egg-info", "__pycache__", "tests")
+    shutil.copytree(ROOT, source, ignore=skip)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(source),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = [p for p in os.listdir(tmp_path / "dist") if p.endswith(".whl")]
     assert wheel.startswith(f"keras_has-{keras_has.__version__}-")
-    with zipfile.ZipFile(tmp_path / wheel) as archive:
+    with zipfile.ZipFile(tmp_path / "dist" / wheel) as archive:
         names = archive.namelist()
+        (entry_points,) = [n for n in names if n.endswith("dist-info/entry_points.txt")]
+        scripts = archive.read(entry_points).decode()
+    # zoo/ and recipes/ install under keras_has: no top-level names of other projects.
     tops = {name.split("/")[0] for name in names if "dist-info" not in name}
-    assert tops == {"keras_has", "zoo", "recipes"}
-    assert "zoo/weights/googlenet_has_builtin.weights.h5" in names
+    assert tops == {"keras_has"}
+    for name in ("zoo/weights/googlenet_has_builtin.weights.h5", "recipes/wsol.py", "zoo/heads.py"):
+        assert f"keras_has/{name}" in names, name
+    for command in ("wsol", "temporal", "demo"):
+        assert f"keras-has-{command} = keras_has.recipes.{command}:console" in scripts
 
 
 QUIET_SCRIPT = """

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from recipes import summarize
+from keras_has.recipes import summarize
 
 
 def write(folder, gap, has, threshold):
@@ -53,12 +53,12 @@ def error_line(argv, capsys):
 def test_unreadable_runs_are_one_line_errors_naming_them(tmp_path, capsys):
     missing = tmp_path / "missing"
     assert error_line([str(missing)], capsys).startswith(
-        f"python -m recipes.summarize: error: runs: cannot read {missing}: "
+        f"python -m keras_has.recipes.summarize: error: runs: cannot read {missing}: "
     )
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "results.json").write_text("{}")
     assert error_line([str(tmp_path / "empty")], capsys) == (
-        "python -m recipes.summarize: error: runs: "
+        "python -m keras_has.recipes.summarize: error: runs: "
         f"{tmp_path / 'empty' / 'results.json'} holds no model results (dicts of metrics)"
     )
 

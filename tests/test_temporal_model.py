@@ -4,8 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-import zoo
-from keras_has import CAMModel, HideAndSeek
+from keras_has import CAMModel, HideAndSeek, zoo
 
 
 def test_the_paper_network_has_two_500_kernel_pointwise_convs_and_global_max_pooling():

@@ -10,7 +10,7 @@ from helpers import kill_and_rerun, run_module
 from test_harness import flag_error
 
 from keras_has import viz
-from recipes import wsol
+from keras_has.recipes import wsol
 
 TINY_MODEL = [
     "--epochs",
@@ -41,7 +41,7 @@ def fig5_shape(images, side, methods):
 
 
 def run(out, *extra):
-    return run_module("recipes.wsol", *TINY, "--out", out, *extra)
+    return run_module("keras_has.recipes.wsol", *TINY, "--out", out, *extra)
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +59,14 @@ def test_compare_run_writes_every_metric_for_both_models(finished):
         # MaxBoxAcc is the best over thresholds, GT-known Loc one of them.
         assert 0 <= results[name]["gt_known_loc"] <= results[name]["maxboxacc"] + 1e-9
         assert json.loads((out / name.lower() / "results.json").read_text()) == results[name]
-    assert len(results["dataset_mean"]) == 3
+    assert len(results["fill_mean"]) == 3
     for line in ("| GT-known Loc (IoU >= 0.5) |", "| MaxBoxAccV2 (IoU 0.3/0.5/0.7) |", "| PxAP |"):
         assert line in stdout
     picture = cv2.imread(str(out / "fig5.png"))
     assert picture.shape == fig5_shape(images=2, side=72, methods=2)
     # The baseline trained without hiding, the HaS model with the patch sizes.
-    assert json.loads((out / "gap" / "config.json").read_text())["patch_sizes"] is None
+    gap = json.loads((out / "gap" / "config.json").read_text())
+    assert not {"patch_sizes", "has", "hide_prob", "cam_threshold", "ten_crop"} & set(gap)
     assert json.loads((out / "has" / "config.json").read_text())["patch_sizes"] == [0, 16]
 
 
@@ -85,7 +86,9 @@ def test_a_killed_run_continues_where_it_was(finished, tmp_path):
     def keep_first_row():  # the baseline's log as the kill left it
         first_row.extend((out / "gap" / "log.csv").read_text().splitlines()[:2])
 
-    stdout = kill_and_rerun("recipes.wsol", [*TINY, "--out", out], out / "gap", keep_first_row)
+    stdout = kill_and_rerun(
+        "keras_has.recipes.wsol", [*TINY, "--out", out], out / "gap", keep_first_row
+    )
 
     assert "1 of 2 epochs done, continuing with epoch 2" in stdout
     assert stdout.count("epoch 1/2 done") == 1  # the HaS model's, not the baseline's again
@@ -102,9 +105,9 @@ def test_a_killed_run_continues_where_it_was(finished, tmp_path):
 
 def test_help_documents_every_flag():
     with pytest.raises(SystemExit):
-        wsol.parse_args(["--help"])
+        wsol.RECIPE.parse_args(["--help"])
     parser_help = subprocess.run(
-        [sys.executable, "-m", "recipes.wsol", "--help"],
+        [sys.executable, "-m", "keras_has.recipes.wsol", "--help"],
         capture_output=True,
         text=True,
         check=False,
@@ -133,7 +136,7 @@ def test_help_documents_every_flag():
 
 def test_paper_defaults_for_ilsvrc(tmp_path):
     imagenet = ["--dataset", "imagenet", "--val-boxes-dir", str(tmp_path)]
-    alexnet = wsol.parse_args(imagenet)
+    alexnet = wsol.RECIPE.parse_args(imagenet)
     assert (alexnet.model, alexnet.batch_size, alexnet.lr, alexnet.lr_end, alexnet.epochs) == (
         "alexnet_gap",
         128,
@@ -141,22 +144,31 @@ def test_paper_defaults_for_ilsvrc(tmp_path):
         1e-4,
         55,
     )
-    assert (alexnet.cam_threshold, alexnet.crop, alexnet.compare) == (0.2, 227, False)
-    googlenet = wsol.parse_args([*imagenet, "--model", "googlenet_gap"])
+    assert (alexnet.cam_threshold, alexnet.crop, alexnet.variants) == (0.2, 227, "HaS")
+    googlenet = wsol.RECIPE.parse_args([*imagenet, "--model", "googlenet_gap"])
     assert (googlenet.epochs, googlenet.cam_threshold, googlenet.crop) == (40, 0.3, 224)
 
 
 def test_model_choices_are_the_zoo_builders():
-    import zoo
+    from keras_has import zoo
 
-    assert set(wsol.PAPER) == set(zoo.BUILDERS)
+    assert set(wsol.PAPER) == set(zoo.list_models()) - {"temporal_cam_net"}
 
 
-@pytest.mark.parametrize("has,sizes", [("off", None), ("0,16,0.25", [0, 16, 0.25]), ("128", [128])])
+@pytest.mark.parametrize("has,sizes", [("0,16,0.25", [0, 16, 0.25]), ("128", [128])])
 def test_has_sizes_by_the_layer_rules(has, sizes):
-    args = wsol.parse_args(["--has", has])
-    wsol.check_flags(args)
-    assert args.patch_sizes == sizes
+    from keras_has.training import has_flags
+
+    args = wsol.RECIPE.parse_args(["--has", has])
+    assert has_flags.check_has_flags(args, "image", args.crop) == sizes
+
+
+@pytest.mark.parametrize(
+    "given,chosen", [(None, "GAP,HaS"), ("has", "HaS"), ("HaS,gap", "GAP,HaS"), ("GAP", "GAP")]
+)
+def test_variants_are_chosen_by_name_in_the_recipe_order(given, chosen):
+    argv = [] if given is None else ["--variants", given]
+    assert wsol.RECIPE.parse_args(argv).variants == chosen
 
 
 def no_data(*args, **kwargs):
@@ -183,18 +195,18 @@ def no_data(*args, **kwargs):
     ],
 )
 def test_bad_flags_are_one_line_errors_before_any_data(argv, message, monkeypatch, capsys):
-    monkeypatch.setattr(wsol, "sources", no_data)
+    monkeypatch.setattr(wsol.WSOL, "load", no_data)
     line = flag_error(wsol.main, [*argv, "--out", "/no/such/run"], capsys)
-    assert line.startswith(f"python -m recipes.wsol: error: {message}"), line
+    assert line.startswith(f"python -m keras_has.recipes.wsol: error: {message}"), line
 
 
 def test_missing_cub_data_is_a_data_dir_error(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(wsol, "dataset_mean", no_data)
-    monkeypatch.setattr(wsol, "train_model", no_data)
+    monkeypatch.setattr(wsol.WSOL, "compute_mean", no_data)
+    monkeypatch.setattr(wsol.WSOL, "build", no_data)
     argv = ["--dataset", "cub", "--data-dir", str(tmp_path), "--out", str(tmp_path / "run")]
     line = flag_error(wsol.main, argv, capsys)
     assert line.startswith(
-        f"python -m recipes.wsol: error: --data-dir: no CUB-200-2011 (caltech_birds2011) in "
+        f"python -m keras_has.recipes.wsol: error: --data-dir: no CUB-200-2011 (caltech_birds2011) in "
         f"{tmp_path}."
     )
     assert "tfds build caltech_birds2011 --data_dir DIR" in line
@@ -202,19 +214,21 @@ def test_missing_cub_data_is_a_data_dir_error(tmp_path, monkeypatch, capsys):
 
 
 def test_flags_of_another_dataset_are_warned_about(tmp_path, capsys):
-    args = wsol.parse_args(["--data-dir", "/x", "--train-images", "64", "--batch-size", "32"])
+    args = wsol.RECIPE.parse_args(
+        ["--data-dir", "/x", "--train-images", "64", "--batch-size", "32"]
+    )
     assert args.train_images == 64
     assert capsys.readouterr().err == (
-        "python -m recipes.wsol: warning: --data-dir is for --dataset cub or imagenet, not "
+        "python -m keras_has.recipes.wsol: warning: --data-dir is for --dataset cub or imagenet, not "
         "builtin; ignored\n"
     )
     cub = ["--dataset", "cub", "--data-dir", str(tmp_path), "--train-images", "2400"]
-    wsol.parse_args(cub)  # given, even at its default value
+    wsol.RECIPE.parse_args(cub)  # given, even at its default value
     assert capsys.readouterr().err == (
-        "python -m recipes.wsol: warning: --train-images is for --dataset builtin, not cub; "
+        "python -m keras_has.recipes.wsol: warning: --train-images is for --dataset builtin, not cub; "
         "ignored\n"
     )
-    wsol.parse_args(["--dataset", "cub"])
+    wsol.RECIPE.parse_args(["--dataset", "cub"])
     assert capsys.readouterr().err == ""
 
 
@@ -238,7 +252,15 @@ def test_cub_path_on_mocked_tfds(tmp_path, capsys):
     ]
     out = tmp_path / "cub"
     (tmp_path / "tfds").mkdir()
-    flags = [*TINY_MODEL, "--dataset", "cub", "--no-compare", "--data-dir", str(tmp_path / "tfds")]
+    flags = [
+        *TINY_MODEL,
+        "--dataset",
+        "cub",
+        "--variants",
+        "HaS",
+        "--data-dir",
+        str(tmp_path / "tfds"),
+    ]
     flags += ["--epochs", "1", "--batch-size", "4", "--out", str(out)]
     mock = tfds.testing.mock_data(
         num_examples=12,
@@ -249,7 +271,7 @@ def test_cub_path_on_mocked_tfds(tmp_path, capsys):
         line = flag_error(wsol.main, [*flags, "--batch-size", "16"], capsys)
         results = wsol.main(flags)
     assert line == (
-        "python -m recipes.wsol: error: --batch-size: 16 is larger than the 12 training images: "
+        "python -m keras_has.recipes.wsol: error: --batch-size: 16 is larger than the 12 training images: "
         "an epoch would have no batch; use at most 12"
     )
     assert list(results) == ["HaS"]
@@ -260,14 +282,19 @@ def test_cub_path_on_mocked_tfds(tmp_path, capsys):
     assert config["dataset"] == "cub" and config["patch_sizes"] == [0, 16]
     rows = (out / "has" / "log.csv").read_text().splitlines()
     assert len(rows) == 2  # a header and one epoch
-    stored = json.loads((out / "dataset_mean.json").read_text())
-    assert stored["key"] == {"dataset": "cub", "resize": 72} and len(stored["mean"]) == 3
+    stored = json.loads((out / "fill_mean.json").read_text())
+    assert (
+        stored["key"] == {"dataset": "cub", "resize": 72, "recipe": wsol.RECIPE.prog}
+        and len(stored["mean"]) == 3
+    )
     assert cv2.imread(str(out / "fig5.png")).shape == fig5_shape(images=2, side=72, methods=1)
 
 
 def test_mixed_precision_and_xla(tmp_path):
     out = tmp_path / "bf16"
-    stdout = run(out, "--no-compare", "--epochs", "1", "--mixed-precision", "bfloat16", "--xla")
+    stdout = run(
+        out, "--variants", "HaS", "--epochs", "1", "--mixed-precision", "bfloat16", "--xla"
+    )
     assert "precision mixed_bfloat16; XLA on" in stdout
     has = json.loads((out / "results.json").read_text())["HaS"]
     assert has["num_images"] == 30 and 0 <= has["gt_known_loc"] <= 1 and 0 <= has["pxap"] <= 1

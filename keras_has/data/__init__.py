@@ -18,6 +18,9 @@ format): `synthetic_videos.make` (built-in), `thumos.thumos` (local feature
 files and THUMOS14 annotations), `videos.train_dataset` / `eval_dataset`.
 """
 
+from keras_has import _quiet  # noqa: F401  first: Keras, imported quietly
+
+# isort: split
 from keras_has.data import pipeline, synthetic, synthetic_videos, thumos, videos
 from keras_has.data.cub200 import cub
 from keras_has.data.imagenet2012 import imagenet

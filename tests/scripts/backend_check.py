@@ -105,7 +105,9 @@ cam_model = keras.Sequential(
     ]
 )
 pictures = np.random.default_rng(2).random((2, 32, 32, 3)).astype("float32")
-found = {k: numpy(v) for k, v in Localizer(cam_model, threshold=0.3, crop_size=28)(pictures).items()}
+found = {
+    k: numpy(v) for k, v in Localizer(cam_model, threshold=0.3, crop_size=28)(pictures).items()
+}
 for cam, box in zip(found["cam"], found["box"]):
     normalized = (cam - cam.min()) / (cam.max() - cam.min())
     _, _, stats, _ = cv2.connectedComponentsWithStats((normalized >= 0.3).astype("uint8"))

@@ -1,4 +1,4 @@
-"""A tiny task on recipes/_harness.py, for tests/test_harness.py.
+"""A tiny task on keras_has.training, for tests/test_harness.py.
 
 A small CNN learns which of two stripe orientations a noisy 16x16 image shows (a few hundred
 generated images). Data order is a function of the epoch (shuffle seeded by seed and epoch), and
@@ -18,7 +18,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from recipes import _flags as flags
+from keras_has.training import flags
 
 parser = argparse.ArgumentParser(description=__doc__)
 flags.add_training_flags(
@@ -32,7 +32,7 @@ args = parser.parse_args()
 import numpy as np
 import tensorflow as tf
 
-from recipes import _harness as harness
+from keras_has import training as harness
 
 if args.logical_cpus > 1:
     cpu = tf.config.list_physical_devices("CPU")[0]
