@@ -88,6 +88,8 @@ def test_every_module_importing_keras_imports_the_quiet_module_first(folder):
     late = []
     for base, _, names in os.walk(os.path.join(ROOT, folder)):
         package = os.path.join(base, "__init__.py")
+        if not os.path.exists(package):  # data folders (zoo/weights)
+            continue
         by_package = base != os.path.join(ROOT, "keras_has") and _quiet_first(package)[1]
         for name in (n for n in names if n.endswith(".py")):
             path = os.path.join(base, name)

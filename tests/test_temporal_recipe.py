@@ -1,6 +1,7 @@
 """The temporal recipe end to end on tiny runs: results, picture, resume, THUMOS files."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -78,8 +79,9 @@ def test_a_finished_run_is_not_trained_again(finished):
     assert json.loads((out / "results.json").read_text()) == before
 
 
-def test_a_finished_run_is_evaluated_again_with_other_evaluation_flags(finished):
-    out, _ = finished
+def test_a_finished_run_is_evaluated_again_with_other_evaluation_flags(finished, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(finished[0], out)  # the finished run stays as it is for the other tests
     before = json.loads((out / "results.json").read_text())
     again = run(out, "--cam-threshold", "0.3", "--figure-videos", "2", "--eval-batch-size", "7")
     assert "epoch 1/" not in again and again.count("the run is finished; loading") == 2

@@ -5,6 +5,7 @@ import numbers
 import keras
 
 from keras_has import HideAndSeek
+from keras_has._arguments import is_int
 
 POOLINGS = ("avg", "max")
 HAS_MODES = ("image", "feature_map")
@@ -90,8 +91,3 @@ def image_input(input_shape):
 def hide(x, has, mode):
     """`has(x)` if `has` is in `mode` ("image" or "feature_map"), else `x`."""
     return has(x) if has is not None and has.mode == mode else x
-
-
-def is_int(value):
-    """An int, not a bool."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

@@ -17,6 +17,8 @@ import re
 
 import keras
 
+from keras_has._arguments import as_fraction
+
 from .common import check_num_classes, check_pooling, is_int
 from .registry import register_head
 
@@ -52,7 +54,7 @@ def classification(num_classes, pooling="avg", dropout=0.0):
     """
     check_num_classes(num_classes)
     check_pooling(pooling)
-    _check_rate(dropout)
+    as_fraction(dropout, "dropout", ends="[)")
 
     def attach(backbone):
         x = _pool(backbone.output, pooling, "pool")
@@ -99,7 +101,7 @@ def embedding(num_classes, dim=512, pooling="avg", dropout=0.5):
     """
     check_num_classes(num_classes)
     check_pooling(pooling)
-    _check_rate(dropout)
+    as_fraction(dropout, "dropout", ends="[)")
     if not is_int(dim) or dim < 1:
         raise ValueError(
             f"`dim` must be an int >= 1 (the descriptor's size). Received: dim={dim!r}"
@@ -160,8 +162,3 @@ def _softmax(x, num_classes, name="predictions", logits="logits"):
     x = keras.layers.Dense(num_classes, name=logits)(x)
     # float32 so that the probabilities stay float32 under mixed precision.
     return keras.layers.Activation("softmax", dtype="float32", name=name)(x)
-
-
-def _check_rate(dropout):
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"`dropout` must be a rate in [0, 1). Received: dropout={dropout!r}")

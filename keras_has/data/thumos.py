@@ -136,26 +136,7 @@ def thumos(
         )
     index = {name: i for i, name in enumerate(classes)}
 
-    names, paths, lengths, skipped, dim = [], [], [], [], None
-    for video in sorted(video_classes):
-        path = os.path.join(features_dir, f"{video}.npy")
-        shape, problem = _shape(path)
-        if problem is None and dim is not None and shape[1] != dim:
-            problem = f"feature size {shape[1]}, expected {dim} (as the first video's)"
-        if problem is not None:
-            skipped.append((path, problem))
-            continue
-        dim = shape[1]
-        names.append(video)
-        paths.append(path)
-        lengths.append(shape[0])
-    for path, problem in skipped:
-        warnings.warn(f"thumos: skipping {path}: {problem}", stacklevel=2)
-    if not names:
-        raise ThumosFilesError(
-            "features_dir",
-            f"no usable feature files in {os.fspath(features_dir)!r} ({len(skipped)} skipped).",
-        )
+    names, paths, lengths, skipped, dim = _readable_files(features_dir, sorted(video_classes))
 
     labels = np.zeros((len(names), len(classes)), np.float32)
     for row, video in enumerate(names):
@@ -188,6 +169,32 @@ def thumos(
         }
     )
     return videos.VideoSet(source, truth, classes, len(names), tuple(skipped), load=read)
+
+
+def _readable_files(features_dir, video_names):
+    """(names, paths, lengths, skipped, dim) of the videos whose feature file is readable and
+    has the first readable file's feature size; the others are warned about and skipped."""
+    names, paths, lengths, skipped, dim = [], [], [], [], None
+    for video in video_names:
+        path = os.path.join(features_dir, f"{video}.npy")
+        shape, problem = _shape(path)
+        if problem is None and dim is not None and shape[1] != dim:
+            problem = f"feature size {shape[1]}, expected {dim} (as the first video's)"
+        if problem is not None:
+            skipped.append((path, problem))
+            continue
+        dim = shape[1]
+        names.append(video)
+        paths.append(path)
+        lengths.append(shape[0])
+    for path, problem in skipped:
+        warnings.warn(f"thumos: skipping {path}: {problem}", stacklevel=3)
+    if not names:
+        raise ThumosFilesError(
+            "features_dir",
+            f"no usable feature files in {os.fspath(features_dir)!r} ({len(skipped)} skipped).",
+        )
+    return names, paths, lengths, skipped, dim
 
 
 def _shape(path):

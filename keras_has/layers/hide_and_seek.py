@@ -1,18 +1,15 @@
 """The `HideAndSeek` layer (Singh et al., Hide-and-Seek, Sec. 3)."""
 
-import numbers
-
 import keras
 import numpy as np
 
-from keras_has._arguments import as_choice, as_fraction, as_int, is_number
+from keras_has._arguments import as_choice, as_fraction, as_int
 from keras_has._keras_private import DataLayer
-from keras_has.layers import runtime
+from keras_has.layers import checks, runtime
 from keras_has.layers.cells import parse_cell_sizes
 from keras_has.layers.hiding import hide, make_plan, xla_hide
 
 MODES = ("image", "feature_map", "temporal")
-MAX_UNBATCHED_IMAGE_CHANNELS = 4
 
 
 @keras.saving.register_keras_serializable(package="keras_has")
@@ -119,11 +116,11 @@ class HideAndSeek(DataLayer):
         super().__init__(autocast=False, **kwargs)
         self.mode = as_choice(mode, "mode", MODES)
         self._cells = parse_cell_sizes(patch_size, num_segments, mode)
-        self.patch_size = _plain(patch_size)
-        self.num_segments = _plain(num_segments)
+        self.patch_size = checks.plain(patch_size)
+        self.num_segments = checks.plain(num_segments)
         self.hide_prob = as_fraction(hide_prob, "hide_prob")
         self.image_prob = as_fraction(image_prob, "image_prob")
-        self.fill_value = _check_fill_value(fill_value)
+        self.fill_value = checks.check_fill_value(fill_value)
         self.momentum = as_fraction(momentum, "momentum", "[)")
         self.seed = as_int(seed, "seed", none=True)
         self.generator = keras.random.SeedGenerator(self.seed)
@@ -135,7 +132,7 @@ class HideAndSeek(DataLayer):
                 )
             self.data_format = "channels_last"
         else:
-            self.data_format = _check_data_format(data_format)
+            self.data_format = checks.check_data_format(data_format)
         self._adapted = False
         self._hides_nothing = (
             self.hide_prob == 0
@@ -154,62 +151,8 @@ class HideAndSeek(DataLayer):
 
     def _check_input(self, shape):
         """Validates an input shape; returns its channel count."""
-        rank = len(shape)
-        batched = self._batched_rank
-        if rank not in (batched - 1, batched):
-            expected = {
-                "image": "(B, H, W, C) or (H, W, C)",
-                "feature_map": "(B, H, W, C) or (H, W, C)",
-                "temporal": "(B, T, D) or (T, D)",
-            }[self.mode]
-            hint = (
-                " For (B, T, D) feature sequences use mode='temporal'."
-                if self.mode != "temporal"
-                else " For images use mode='image'."
-            )
-            raise ValueError(
-                f"HideAndSeek(mode={self.mode!r}) expects inputs of rank "
-                f"{batched - 1} or {batched}, {expected}. Received: "
-                f"shape={tuple(shape)}.{hint}"
-            )
-        channel_axis = -3 if self._channels_first else -1
-        channels = shape[channel_axis]
-        if channels is None:
-            raise ValueError(
-                "HideAndSeek needs a known channel (feature) dimension. "
-                f"Received: shape={tuple(shape)}"
-            )
-        if 0 in shape[1 - batched :]:
-            axes = "(T, D)" if self.mode == "temporal" else "(H, W, C)"
-            raise ValueError(
-                f"HideAndSeek cannot hide cells of empty inputs: every {axes} "
-                f"axis must have length >= 1. Received: shape={tuple(shape)}"
-            )
-        if self.mode == "image" and rank == 3 and channels > MAX_UNBATCHED_IMAGE_CHANNELS:
-            raise ValueError(
-                "HideAndSeek(mode='image') reads a rank-3 input as one image "
-                f"(H, W, C), but this one has C={channels} channels: it looks "
-                "like a (B, T, D) feature sequence. Use mode='temporal' for "
-                "sequences, mode='feature_map' for activations, or batch "
-                f"images to rank 4. Received: shape={tuple(shape)}"
-            )
-        if isinstance(self.fill_value, list) and len(self.fill_value) not in (
-            1,
-            channels,
-        ):
-            raise ValueError(
-                f"`fill_value` has {len(self.fill_value)} values but the "
-                f"input has {channels} channels (axis {channel_axis}): give "
-                "one value per channel or a single number. Received: "
-                f"fill_value={self.fill_value}, shape={tuple(shape)}"
-            )
-        if self.built and self.fill_value == "mean" and self.mean.shape[0] != channels:
-            raise ValueError(
-                f"This HideAndSeek layer was built for {self.mean.shape[0]}"
-                f" channels but the input has {channels}. Received: "
-                f"shape={tuple(shape)}"
-            )
-        return channels
+        built = self.mean.shape[0] if self.built and self.fill_value == "mean" else None
+        return checks.check_shape(shape, self.mode, self._channels_first, self.fill_value, built)
 
     def build(self, input_shape):
         channels = self._check_input(input_shape)
@@ -269,8 +212,8 @@ class HideAndSeek(DataLayer):
             )
         channel_axis = -3 if self._channels_first else -1
         total, count, first_shape, non_finite = None, 0, None, 0
-        for chunk in _chunks(data, batch_size or 256, steps, self.mode):
-            _numeric_dtype(chunk.dtype, "data")
+        for chunk in checks.chunks(data, batch_size or 256, steps, self.mode):
+            checks.numeric_dtype(chunk.dtype, "data")
             if first_shape is None:
                 first_shape = chunk.shape
                 self._check_input(tuple(chunk.shape))
@@ -315,9 +258,9 @@ class HideAndSeek(DataLayer):
     # -------------------------------------------------------------------- call
     def __call__(self, inputs, *args, **kwargs):
         if isinstance(inputs, dict):  # {"images": ..., "labels": ..., ...}
-            images = _dict_images(inputs, self.mode, "inputs")
+            images = checks.dict_images(inputs, self.mode, "inputs")
             return {**inputs, "images": self(images, *args, **kwargs)}
-        inputs = _numeric_inputs(inputs)
+        inputs = checks.numeric_inputs(inputs)
         if not runtime.in_foreign_tf_graph(inputs):
             return super(DataLayer, self).__call__(inputs, *args, **kwargs)
         # In a TF graph (tf.data): TensorFlow ops whatever the Keras backend,
@@ -435,131 +378,3 @@ class HideAndSeek(DataLayer):
             "data_format": self.data_format,
         }
         return {**super().get_config(), **config}
-
-
-def _plain(value):
-    """JSON-friendly copy of a size argument (tuples become lists)."""
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return int(value)
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value)
-    return value
-
-
-def _check_data_format(data_format):
-    """The data format, channels_last or channels_first (any case); None: Keras's default."""
-    if data_format is None:
-        return keras.config.image_data_format()
-    formats = ("channels_last", "channels_first")
-    if isinstance(data_format, str) and data_format.lower() in formats:
-        return data_format.lower()
-    raise ValueError(
-        f"`data_format` must be one of {formats}. Received: data_format={data_format!r}"
-    )
-
-
-def _check_fill_value(value):
-    if isinstance(value, str):
-        if value == "mean":
-            return value
-    elif is_number(value):
-        return float(value)
-    elif isinstance(value, (list, tuple, np.ndarray)) and len(value) > 0:
-        flat = list(np.asarray(value).reshape(-1))
-        if all(is_number(v) for v in flat) and np.ndim(value) == 1:
-            return [float(v) for v in flat]
-    raise ValueError(
-        "`fill_value` must be 'mean' (the training-set mean, see adapt()), a "
-        "number, or a list with one number per channel. Received: "
-        f"fill_value={value!r}"
-    )
-
-
-def _numeric_dtype(dtype, name):
-    """`dtype` as a Keras dtype name; raises unless it is int or float."""
-    try:
-        standard = keras.backend.standardize_dtype(dtype)
-    except ValueError:  # str, bytes, object: no Keras dtype
-        standard = None
-    if standard is None or not (
-        keras.backend.is_float_dtype(standard) or keras.backend.is_int_dtype(standard)
-    ):
-        raise ValueError(
-            f"HideAndSeek expects `{name}` of a real-valued numeric dtype "
-            f"(uint8, int or float). Received: {name} of dtype {dtype}"
-        )
-    return standard
-
-
-def _numeric_array(value, name):
-    """Nested lists or Python numbers as a NumPy array of numbers."""
-    try:
-        array = np.asarray(value)
-    except ValueError as error:  # ragged nested lists
-        raise ValueError(
-            f"HideAndSeek expects `{name}` as a rectangular array of numbers; "
-            f"nested lists must have equal lengths. Received: {error}"
-        ) from None
-    _numeric_dtype(array.dtype, name)
-    return array
-
-
-def _numeric_inputs(inputs):
-    """Checks the dtype of layer inputs; converts plain Python values.
-
-    Nested lists and numbers convert as Keras's own layers convert them:
-    floats to floatx, ints to int32.
-    """
-    if hasattr(inputs, "dtype"):  # tensors, arrays, KerasTensors
-        _numeric_dtype(inputs.dtype, "inputs")
-        return inputs
-    array = _numeric_array(inputs, "inputs")
-    integer = np.issubdtype(array.dtype, np.integer)
-    return array.astype("int32" if integer else keras.config.floatx())
-
-
-def _dict_images(data, mode, name):
-    """The "images" of a dict of Keras's image preprocessing layers."""
-    if mode != "image":
-        raise ValueError(
-            f"HideAndSeek(mode={mode!r}) takes tensors; dicts of "
-            "{'images': ..., 'labels': ..., ...} (the convention of Keras's "
-            "image preprocessing layers) are for mode='image'. Received: "
-            f"`{name}` as a dict with keys {list(data)}"
-        )
-    if "images" not in data:
-        raise ValueError(
-            f"HideAndSeek takes `{name}` dicts with an 'images' key (the "
-            "images to hide; 'labels', 'bounding_boxes', "
-            "'segmentation_masks' and other keys pass through). Received: "
-            f"a dict with keys {list(data)}, no 'images'"
-        )
-    return data["images"]
-
-
-def _chunks(data, batch_size, steps, mode):
-    """Yields numpy arrays from an array or a `tf.data.Dataset`.
-
-    Dataset tuples yield their first entry and dicts their "images".
-    """
-    if isinstance(data, dict):
-        data = _dict_images(data, mode, "data")
-    if hasattr(data, "as_numpy_iterator"):
-        dataset = data.take(steps) if steps is not None else data
-        for element in dataset.as_numpy_iterator():
-            if isinstance(element, (tuple, list)):
-                element = element[0]
-            elif isinstance(element, dict):
-                element = _dict_images(element, mode, "data")
-            yield np.asarray(element)
-        return
-    if isinstance(data, (list, tuple, str, bytes)):
-        array = _numeric_array(data, "data")
-    else:
-        array = keras.ops.convert_to_numpy(data)
-    if array.ndim == 0:
-        raise ValueError(f"adapt() expects an array of inputs. Received: {data!r}")
-    for start in range(0, len(array), batch_size):
-        yield array[start : start + batch_size]

@@ -81,7 +81,7 @@ def train(
         steps_per_epoch: batches per epoch; default: the dataset's cardinality. The learning
             rate schedule runs over `epochs * steps_per_epoch` steps.
         loss, metrics: default sparse categorical cross-entropy on probabilities, accuracy.
-        callbacks: more Keras callbacks, called before the loop's own (on the chief only).
+        callbacks: more Keras callbacks, called before the loop's own.
         config: the run's identity (default `run_config(args)`), stored in config.json.
         ignored: keys dropped from a stored config before comparing (flags that no longer
             make a run's identity, such as evaluation flags of earlier releases).
@@ -112,18 +112,7 @@ def train(
     agree(strategy, [int(finished), initial_epoch, config_crc], "(finished, epoch, config)")
     steps = _steps_per_epoch(train_data, min(initial_epoch, args.epochs - 1), steps_per_epoch)
 
-    # Seeded here, not only in `setup`: the initial weights depend on --seed alone, not on what
-    # ran before in the process (a resumed job, or a recipe that trains several models).
-    keras.utils.set_random_seed(args.seed)
-    with strategy.scope():
-        model = build_model()
-        model.compile(
-            optimizer=make_optimizer(args, args.epochs * steps),
-            loss=loss or keras.losses.SparseCategoricalCrossentropy(),
-            metrics=list(metrics or []),
-            jit_compile=bool(args.xla),
-        )
-    build_from_specs(model, strategy)
+    model = _compiled_model(build_model, args, strategy, steps, loss, metrics)
     csv_path = os.path.join(out, files.CSV_LOG)
     if finished:
         print(f"{out}: the run is finished; loading {final} (not training again)", flush=True)
@@ -151,26 +140,52 @@ def train(
             validation_data=val_data,
             validation_steps=validation_steps,
             validation_freq=validation_freq,
-            callbacks=[*(callbacks if chief else ()), *loop_callbacks, backup],  # backup last
+            callbacks=[*callbacks, *loop_callbacks, backup],  # backup last: the epoch is complete
             shuffle=False,  # the data's order is the recipe's
             verbose=verbose,
         )
     else:  # killed after the last backup, before the final weights: nothing left to train
-        with strategy.scope():
-            model.optimizer.build(model.trainable_variables)
-        backup.set_model(model)
-        backup.restore()
-        csv_log.set_model(model)
-        csv_log.on_train_begin()
+        _restore_without_training(model, strategy, backup, csv_log)
+    _write_final(model, out, write_dir, chief, backup)
+    return model, _history(csv_log.rows)
 
+
+def _compiled_model(build_model, args, strategy, steps, loss, metrics):
+    """`build_model()` compiled with the optimizer of the flags, seeded with --seed."""
+    # Seeded here, not only in `setup`: the initial weights depend on --seed alone, not on what
+    # ran before in the process (a resumed job, or a recipe that trains several models).
+    keras.utils.set_random_seed(args.seed)
+    with strategy.scope():
+        model = build_model()
+        model.compile(
+            optimizer=make_optimizer(args, args.epochs * steps),
+            loss=loss or keras.losses.SparseCategoricalCrossentropy(),
+            metrics=list(metrics or []),
+            jit_compile=bool(args.xla),
+        )
+    build_from_specs(model, strategy)
+    return model
+
+
+def _restore_without_training(model, strategy, backup, csv_log):
+    """The state of a run killed after its last backup, before its final weights."""
+    with strategy.scope():
+        model.optimizer.build(model.trainable_variables)
+    backup.set_model(model)
+    backup.restore()
+    csv_log.set_model(model)
+    csv_log.on_train_begin()
+
+
+def _write_final(model, out, write_dir, chief, backup):
+    """The final weights (the run is finished), then the backup goes."""
     final_write = os.path.join(write_dir, files.FINAL_WEIGHTS)
     files.atomic(final_write, lambda tmp: files.save_model_weights(model, tmp))
     backup.delete()  # after the final weights: a kill in between leaves a finished run
     if chief:
-        print(f"final weights: {final}", flush=True)
+        print(f"final weights: {os.path.join(out, files.FINAL_WEIGHTS)}", flush=True)
     else:
         shutil.rmtree(write_dir, ignore_errors=True)
-    return model, _history(csv_log.rows)
 
 
 def _open_run(out, config, overwrite, chief, ignored):
