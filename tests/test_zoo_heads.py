@@ -106,14 +106,20 @@ def test_embedding_head(name):
     k = BACKBONES[name][2]
     model = heads.embedding(7, dim=8, dropout=0.5)(features)
     assert set(model.output) == {"embedding", "identity"}
-    assert model.output["embedding"].shape == (None, 8)
+    assert model.output["embedding"].shape == (None, k)  # the pooled features
     assert model.output["identity"].shape == (None, 7)
     # fc k x 8 without bias; BN gamma, beta (trainable) and moving mean, variance; logits 8 x 7 + 7.
     assert head_counts(model, features) == (k * 8 + 2 * 8 + 8 * 7 + 7, 2 * 8)
     out = model.predict(batch(name), verbose=0)
+    pooled = keras.Model(model.input, model.get_layer("pool").output).predict(
+        batch(name), verbose=0
+    )
     assert out["embedding"].dtype == np.float32
-    # L2-normalized in float32: unit norms within float32 rounding.
-    np.testing.assert_allclose(np.linalg.norm(out["embedding"], axis=-1), 1.0, rtol=1e-5)
+    # The pooled features L2-normalized in float32: the same direction (cosine 1 within float32
+    # rounding), unit norm; ReLU features can pool to zero, whose descriptor stays zero.
+    norms = np.linalg.norm(pooled, axis=-1)
+    expected = pooled / np.where(norms > 0, norms, 1)[:, None]
+    np.testing.assert_allclose(out["embedding"], expected, rtol=1e-5, atol=1e-6)
     assert_probabilities(out["identity"])
 
 

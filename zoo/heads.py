@@ -94,10 +94,11 @@ def dense(num_classes):
 
 @register_head("embedding")
 def embedding(num_classes, dim=512, pooling="avg", dropout=0.5):
-    """Re-identification head: global pooling "pool" -> Dense "fc" (dim, no bias) -> BN
-    "fc_bn" -> ReLU "fc_relu" -> Dropout "fc_dropout", then two outputs: "embedding", the
-    L2-normalized descriptor (B, dim), and "identity", a softmax over the N identities
-    (Dense "logits"). K dim + 4 dim (2 dim non-trainable) + dim N + N parameters.
+    """Re-identification head (IDE): global pooling "pool" -> Dense "fc" (dim, no bias) -> BN
+    "fc_bn" -> ReLU "fc_relu" -> Dropout "fc_dropout" -> "identity", a softmax over the N
+    identities (Dense "logits"), trained as a classifier; and "embedding", the retrieval
+    descriptor: the pooled features L2-normalized (B, K), as IDE retrieves with them.
+    K dim + 4 dim (2 dim non-trainable) + dim N + N parameters.
     """
     check_num_classes(num_classes)
     check_pooling(pooling)
@@ -108,13 +109,13 @@ def embedding(num_classes, dim=512, pooling="avg", dropout=0.5):
         )
 
     def attach(backbone):
-        x = _pool(backbone.output, pooling, "pool")
-        x = keras.layers.Dense(dim, use_bias=False, name="fc")(x)
+        pooled = _pool(backbone.output, pooling, "pool")
+        x = keras.layers.Dense(dim, use_bias=False, name="fc")(pooled)
         x = keras.layers.BatchNormalization(name="fc_bn")(x)
         x = keras.layers.Activation("relu", name="fc_relu")(x)
         x = keras.layers.Dropout(dropout, name="fc_dropout")(x)
         outputs = {
-            "embedding": keras.layers.UnitNormalization(dtype="float32", name="embedding")(x),
+            "embedding": keras.layers.UnitNormalization(dtype="float32", name="embedding")(pooled),
             "identity": _softmax(x, num_classes, "identity"),
         }
         return keras.Model(backbone.input, outputs, name=f"{backbone.name}_embedding")
