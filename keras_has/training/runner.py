@@ -185,13 +185,14 @@ class Recipe:
         mean = run_files.stored_mean(path, key, lambda: self.compute_mean(args, data))
         print(self.describe_mean(mean, data), flush=True)
         models, results = {}, {}
+        cam_batch = self._cam_batch(args, data)  # one fixed batch for every variant's pictures
         for variant in (v for v in self.variants if v.name in args.variants.split(",")):
             run = Run(
                 variant,
                 sizes if variant.hides else None,
                 os.path.join(args.out, variant.name.lower()),
             )
-            models[variant.name] = self._train(args, run, data, mean)
+            models[variant.name] = self._train(args, run, data, mean, cam_batch)
             results[variant.name] = self.evaluate(args, models[variant.name], data, mean)
             run_files.write_results(run.out, results[variant.name])
         print(metric_table(results, self.metrics), flush=True)
@@ -221,14 +222,21 @@ class Recipe:
             return set()
         return {has_flags.HAS_FLAGS[self.has_mode].name[2:], "hide_prob"}
 
-    def _train(self, args, run, data, mean):
+    def _cam_batch(self, args, data):
+        """The recipe's `cam_batch` where pictures are written (the chief, with TensorBoard)."""
         from keras_has.training import loop, strategies
+
+        if loop.tensorboard_installed() and strategies.is_chief():
+            return self.cam_batch(args, data)
+        return None
+
+    def _train(self, args, run, data, mean, cam_batch):
+        from keras_has.training import loop
         from keras_has.training.callbacks import CAMImages
 
         callbacks = []
-        batch = self.cam_batch(args, data) if loop.tensorboard_installed() else None
-        if batch is not None and strategies.is_chief():
-            callbacks.append(CAMImages(os.path.join(run.out, "logs"), *batch))
+        if cam_batch is not None:
+            callbacks.append(CAMImages(os.path.join(run.out, "logs"), *cam_batch))
         run_args = argparse.Namespace(**{**vars(args), "out": run.out})
         model, _ = loop.train(
             lambda: self.build(args, data),
