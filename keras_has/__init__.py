@@ -1,6 +1,7 @@
 """keras-has: Hide-and-Seek and weakly-supervised localization for Keras 3.
 
-- `HideAndSeek`: the augmentation layer (images, feature maps, sequences).
+- `HideAndSeek`: the augmentation layer (images, feature maps, sequences);
+  `RandomErasing` (Zhong et al.), its peer.
 - `CAMModel`, `Localizer`: class activation maps and an exportable
   image -> (class, score, box, CAM) model (`keras_has.cam`, `.localizer`).
 - `keras_has.boxes`, `keras_has.segments`, `keras_has.metrics`,
@@ -41,9 +42,13 @@ __getattr__, __dir__, _ = lazy_loader.attach(
         "viz",
         "zoo",
     ],
-    submod_attrs={"cam": ["CAMModel"], "layers": ["HideAndSeek"], "localizer": ["Localizer"]},
+    submod_attrs={
+        "cam": ["CAMModel"],
+        "layers": ["HideAndSeek", "RandomErasing"],
+        "localizer": ["Localizer"],
+    },
 )
-__all__ = ["CAMModel", "HideAndSeek", "Localizer", "__version__"]
+__all__ = ["CAMModel", "HideAndSeek", "Localizer", "RandomErasing", "__version__"]
 
 if "keras" in sys.modules:  # no import cost: register the layers for load_model now
     importlib.import_module("keras_has.layers")

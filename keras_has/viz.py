@@ -1,5 +1,5 @@
-"""Pictures: CAM heat maps with boxes, methods side by side (Fig. 5), and
-action segments over time (Fig. 8).
+"""Pictures: CAM heat maps with boxes, methods side by side (Fig. 5),
+action segments over time (Fig. 8), and curves of a metric (matplotlib).
 
 Images are RGB, (H, W, 3) uint8 or floats in [0, 1]; boxes are
 (x_min, y_min, x_max, y_max) half-open pixels; pictures come back as RGB
@@ -242,4 +242,33 @@ def write_png(path, picture):
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), cv2.cvtColor(to_uint8(picture), cv2.COLOR_RGB2BGR)):
         raise OSError(f"OpenCV could not write '{path}'.")
+    return path
+
+
+def curves(path, panels, xlabel, ylabel):
+    """Writes line plots side by side to the PNG `path` (parent folders created); returns it.
+
+    Args:
+        panels: {panel title: {line name: {x (str or number): y}}}, e.g. accuracy against
+            the hidden fraction per model.
+        xlabel, ylabel: the axes' labels.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    from matplotlib import pyplot as plt
+
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, (title, lines) in zip(axes[0], panels.items()):
+        for name, points in lines.items():
+            xs = sorted(points, key=float)
+            ax.plot([float(x) for x in xs], [points[x] for x in xs], marker="o", label=name)
+        ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
     return path

@@ -40,7 +40,11 @@ from keras_has import _quiet  # noqa: F401  first: Keras, imported quietly
 
 # isort: split
 
-from . import heads, shipped  # noqa: F401  (shipped registers the shipped presets)
+from . import (  # noqa: F401  (shipped registers the shipped presets)
+    cifar_resnet,
+    heads,
+    shipped,
+)
 from .alexnet import alexnet_gap
 from .applications import resnet50_gap, vgg16_gap
 from .googlenet import googlenet_gap

@@ -156,19 +156,19 @@ def numeric_inputs(inputs):
     return array.astype("int32" if integer else keras.config.floatx())
 
 
-def dict_images(data, mode, name):
-    """The "images" of a dict of Keras's image preprocessing layers."""
+def dict_images(data, mode, name, layer="HideAndSeek"):
+    """The "images" of a dict of Keras's image preprocessing layers given to `layer`."""
     if mode != "image":
         raise ValueError(
-            f"HideAndSeek(mode={mode!r}) takes tensors; dicts of "
+            f"{layer}(mode={mode!r}) takes tensors; dicts of "
             "{'images': ..., 'labels': ..., ...} (the convention of Keras's "
             "image preprocessing layers) are for mode='image'. Received: "
             f"`{name}` as a dict with keys {list(data)}"
         )
     if "images" not in data:
         raise ValueError(
-            f"HideAndSeek takes `{name}` dicts with an 'images' key (the "
-            "images to hide; 'labels', 'bounding_boxes', "
+            f"{layer} takes `{name}` dicts with an 'images' key (the "
+            "images to change; 'labels', 'bounding_boxes', "
             "'segmentation_masks' and other keys pass through). Received: "
             f"a dict with keys {list(data)}, no 'images'"
         )

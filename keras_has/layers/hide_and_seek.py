@@ -258,28 +258,9 @@ class HideAndSeek(DataLayer):
     # -------------------------------------------------------------------- call
     def __call__(self, inputs, *args, **kwargs):
         if isinstance(inputs, dict):  # {"images": ..., "labels": ..., ...}
-            images = checks.dict_images(inputs, self.mode, "inputs")
+            images = checks.dict_images(inputs, self.mode, "inputs", type(self).__name__)
             return {**inputs, "images": self(images, *args, **kwargs)}
-        inputs = checks.numeric_inputs(inputs)
-        if not runtime.in_foreign_tf_graph(inputs):
-            return super(DataLayer, self).__call__(inputs, *args, **kwargs)
-        # In a TF graph (tf.data): TensorFlow ops whatever the Keras backend,
-        # like DataLayer, but keeping the input dtype where DataLayer would
-        # cast it to the compute dtype (uint8 images would become float32).
-        import tensorflow as tf
-
-        inputs = tf.convert_to_tensor(inputs)
-        if not self.built:
-            # Other backends cannot read a TF tensor's shape to build.
-            self.build(tuple(inputs.shape))
-        self.backend.set_backend("tensorflow")
-        convert = self._convert_input_args
-        self._convert_input_args = False
-        try:
-            return super(DataLayer, self).__call__(inputs, *args, **kwargs)
-        finally:
-            self._convert_input_args = convert
-            self.backend.reset()
+        return runtime.call_keeping_dtype(self, DataLayer, inputs, *args, **kwargs)
 
     def call(self, inputs, training=None):
         if training is None:

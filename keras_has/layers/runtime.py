@@ -22,6 +22,33 @@ def in_foreign_tf_graph(inputs):
     )
 
 
+def call_keeping_dtype(layer, base, inputs, *args, **kwargs):
+    """`layer(inputs, ...)` for a `base` (DataLayer) subclass whose output keeps the input dtype.
+
+    In a TF graph (tf.data) it runs TensorFlow ops whatever the Keras backend, like DataLayer,
+    but without DataLayer's cast to the compute dtype (uint8 images would become float32).
+    """
+    from keras_has.layers import checks
+
+    inputs = checks.numeric_inputs(inputs)
+    if not in_foreign_tf_graph(inputs):
+        return super(base, layer).__call__(inputs, *args, **kwargs)
+    import tensorflow as tf
+
+    inputs = tf.convert_to_tensor(inputs)
+    if not layer.built:
+        # Other backends cannot read a TF tensor's shape to build.
+        layer.build(tuple(inputs.shape))
+    layer.backend.set_backend("tensorflow")
+    convert = layer._convert_input_args
+    layer._convert_input_args = False
+    try:
+        return super(base, layer).__call__(inputs, *args, **kwargs)
+    finally:
+        layer._convert_input_args = convert
+        layer.backend.reset()
+
+
 def augments_by_default(layer):
     """What a call without a `training` flag should do: augment or not.
 

@@ -2,11 +2,14 @@
 
 - `localization`: weakly-supervised object localization (Top-1 Loc,
   GT-known Loc, MaxBoxAcc, MaxBoxAccV2, PxAP), streamed over batches.
+- `occlusion`: occlusion robustness of classifiers (masks of random grid
+  cells or of the top of a CAM, and filling them).
 - `temporal`: temporal action localization (mAP at tIoU thresholds, as
   THUMOS14 / ActivityNet).
 """
 
+from keras_has.metrics import occlusion
 from keras_has.metrics.localization import LocalizationMetrics, box_iou
 from keras_has.metrics.temporal import detection_map, segment_iou
 
-__all__ = ["LocalizationMetrics", "box_iou", "detection_map", "segment_iou"]
+__all__ = ["LocalizationMetrics", "box_iou", "detection_map", "occlusion", "segment_iou"]

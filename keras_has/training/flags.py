@@ -157,6 +157,31 @@ def fraction(text):
     return value
 
 
+def milestones(text):
+    """An argparse type: increasing fractions of training in (0, 1), comma-separated."""
+    try:
+        values = [float(t) for t in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or values != sorted(set(values)) or not 0 < values[0] <= values[-1] < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected increasing fractions in (0, 1) separated by commas, got {text!r}"
+        )
+    return values
+
+
+def add_milestones_flag(parser, default):
+    """Adds --lr-milestones (the step schedule's drop points), for recipes whose papers
+    drop at fixed fractions of training (He et al.: 0.5,0.75)."""
+    parser.add_argument(
+        "--lr-milestones",
+        type=milestones,
+        default=default,
+        help="--lr-schedule step: drop the rate by equal factors (from --lr to --lr-end) at "
+        "these fractions of training, comma-separated.",
+    )
+
+
 def _momentum(text):
     value = non_negative(float)(text)
     if value >= 1:

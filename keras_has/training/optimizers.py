@@ -20,10 +20,11 @@ class LRSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     kind: exponential (lr * (lr_end / lr) ** p, p = step / (total_steps - 1)), cosine
     (lr_end + (lr - lr_end) * (1 + cos(pi p)) / 2), step (n = max(1, round(log10(lr / lr_end)))
-    equal drops at the starts of n + 1 equally long stages), constant (lr).
+    equal drops at the starts of n + 1 equally long stages; with `milestones`, fractions of
+    training such as (0.5, 0.75), one equal drop at each: He et al.'s schedule), constant (lr).
     """
 
-    def __init__(self, kind, lr, lr_end, total_steps):
+    def __init__(self, kind, lr, lr_end, total_steps, milestones=None):
         if kind not in SCHEDULES:
             raise ValueError(f"unknown schedule {kind!r}; choose one of {', '.join(SCHEDULES)}")
         if total_steps < 1:
@@ -31,6 +32,15 @@ class LRSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.kind, self.lr, self.lr_end = kind, float(lr), float(lr_end)
         self.total_steps = int(total_steps)
         self.drops = max(1, round(math.log10(self.lr / self.lr_end))) if lr_end < lr else 1
+        self.milestones = None if milestones is None else [float(m) for m in milestones]
+        if self.milestones is not None:
+            if (
+                not self.milestones
+                or self.milestones != sorted(set(self.milestones))
+                or not (0 < self.milestones[0] and self.milestones[-1] < 1)
+            ):
+                raise ValueError(f"milestones must increase within (0, 1), got {milestones}")
+            self.drops = len(self.milestones)
 
     def __call__(self, step):
         ops = keras.ops
@@ -46,7 +56,11 @@ class LRSchedule(keras.optimizers.schedules.LearningRateSchedule):
             value = end + (lr - end) * 0.5 * (1.0 + ops.cos(math.pi * p))
         else:  # step: stage k of n + 1 has lr * (end / lr) ** (k / n)
             n = self.drops
-            stage = ops.minimum(ops.floor(step * (n + 1) / self.total_steps), n)
+            if self.milestones is None:
+                stage = ops.minimum(ops.floor(step * (n + 1) / self.total_steps), n)
+            else:
+                starts = [round(m * self.total_steps) for m in self.milestones]
+                stage = sum(ops.cast(step >= s, "float32") for s in starts)
             value = lr * ops.exp(stage / n * math.log(end / lr))
         # Exactly --lr at the first step and --lr-end from the last on (no rounding at the ends).
         value = ops.where(step <= 0, lr, value)
@@ -58,12 +72,15 @@ class LRSchedule(keras.optimizers.schedules.LearningRateSchedule):
             "lr": self.lr,
             "lr_end": self.lr_end,
             "total_steps": self.total_steps,
+            "milestones": self.milestones,
         }
 
 
 def make_schedule(args, total_steps):
-    """The `--lr-schedule` from `--lr` to `--lr-end` over `total_steps` steps."""
-    return LRSchedule(args.lr_schedule, args.lr, args.lr_end, total_steps)
+    """The `--lr-schedule` from `--lr` to `--lr-end` over `total_steps` steps (the step
+    schedule's drops at `--lr-milestones` where a recipe has that flag)."""
+    milestones = getattr(args, "lr_milestones", None)
+    return LRSchedule(args.lr_schedule, args.lr, args.lr_end, total_steps, milestones)
 
 
 def make_optimizer(args, total_steps):

@@ -129,6 +129,10 @@ class Recipe:
         """{metric key: value} of a trained model."""
         raise NotImplementedError
 
+    def table_metrics(self, args):
+        """The rows of the results table (default `metrics`); may depend on the flags."""
+        return self.metrics
+
     def figure(self, args, models, data):
         """Draws the trained `models` {variant name: model}; returns the file's path or None."""
 
@@ -195,7 +199,7 @@ class Recipe:
             models[variant.name] = self._train(args, run, data, mean, cam_batch)
             results[variant.name] = self.evaluate(args, models[variant.name], data, mean)
             run_files.write_results(run.out, results[variant.name])
-        print(metric_table(results, self.metrics), flush=True)
+        print(metric_table(results, self.table_metrics(args)), flush=True)
         if strategies.is_chief():
             summary = {"models": list(results), "fill_mean": mean, **results}
             written = run_files.write_results(args.out, summary)
