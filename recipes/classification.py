@@ -177,6 +177,14 @@ class Classification(Recipe):
         if args.dataset == "imagenet" and args.model != "resnet50_gap":
             raise flags.FlagError("--model", "--dataset imagenet trains resnet50_gap")
 
+    def validate(self, args):
+        side = 224 if args.dataset == "imagenet" else 32
+        for size in args.has.split(","):
+            if size.strip().isdigit() and int(size) > side:
+                raise flags.FlagError(
+                    "--has", f"{int(size)} pixels is larger than the {side}-pixel images"
+                )
+
     def load(self, args):
         """The `Data` of --dataset; missing data where the flags say is a FlagError."""
         import numpy as np

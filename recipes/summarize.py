@@ -3,7 +3,8 @@
     python -m keras_has.recipes.summarize runs/wsol runs/wsol-seed1 runs/wsol-seed2
 
 Reads each run's results.json (one entry per model, e.g. "GAP" and "HaS",
-each a dict of metrics, in the order of its "models" list if it has one) and prints, for every metric the runs share, each
+each a dict of metrics, in the order of its "models" list if it has one; a metric that is a
+dict of numbers, a curve, gives one row per point, "name/point") and prints, for every metric the runs share, each
 model's mean and sample standard deviation over the runs with its range, and
 the paired difference of the last model minus the first (per run, then mean
 and spread): a gain counts when it is larger than its spread. Fractions are
@@ -37,14 +38,23 @@ def load(paths):
         if not models:
             raise flags.FlagError("runs", f"{file} holds no model results (dicts of metrics)")
         for model, metrics in models.items():
-            for key, value in metrics.items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    table.setdefault(model, {}).setdefault(key, []).append(float(value))
+            for key, value in _flat(metrics):
+                table.setdefault(model, {}).setdefault(key, []).append(value)
     runs = len(paths)
     return {
         model: {k: v for k, v in metrics.items() if len(v) == runs}
         for model, metrics in table.items()
     }
+
+
+def _flat(metrics):
+    """(key, number) pairs of a model's metrics; a dict of numbers (a curve, e.g.
+    {"0.1": ..., "0.2": ...}) gives keys "name/0.1", ..."""
+    for key, value in metrics.items():
+        items = value.items() if isinstance(value, dict) else [(None, value)]
+        for sub, v in items:
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                yield (key if sub is None else f"{key}/{sub}"), float(v)
 
 
 def spread(values):

@@ -274,6 +274,19 @@ def test_lr_schedule_goes_from_lr_to_lr_end(kind):
         assert values[999 // 2] == pytest.approx(np.sqrt(0.01 * 1e-4), rel=1e-2)
 
 
+def test_step_schedule_drops_at_the_milestones():
+    """He et al.: 0.1, /10 at 50% and at 75% of training."""
+    schedule = harness.LRSchedule("step", 0.1, 1e-3, total_steps=400, milestones=[0.5, 0.75])
+    values = np.asarray(schedule(np.arange(400)))
+    levels, starts = np.unique(values, return_index=True)
+    # float32 rates from exp(log): compare at float32's precision.
+    np.testing.assert_allclose(levels, [1e-3, 1e-2, 1e-1], rtol=1e-6)
+    assert sorted(starts) == [0, 200, 300]
+    for bad in ([], [0.75, 0.5], [0.5, 1.0]):
+        with pytest.raises(ValueError, match="milestones must increase within"):
+            harness.LRSchedule("step", 0.1, 1e-3, total_steps=400, milestones=bad)
+
+
 def test_lr_schedule_from_flags():
     parser = argparse.ArgumentParser()
     flags.add_training_flags(parser)

@@ -11,7 +11,12 @@ def write(folder, gap, has, threshold):
     folder.mkdir()
     results = {
         "dataset_mean": [1.0, 2.0, 3.0],
-        "GAP": {"gt_known_loc": gap, "maxboxacc_threshold": threshold, "note": "x"},
+        "GAP": {
+            "gt_known_loc": gap,
+            "maxboxacc_threshold": threshold,
+            "note": "x",
+            "curve": {"0.1": gap, "0.5": threshold, "label": "x"},
+        },
         "HaS": {"gt_known_loc": has, "maxboxacc_threshold": threshold},
     }
     (folder / "results.json").write_text(json.dumps(results))
@@ -26,7 +31,8 @@ def test_mean_spread_and_paired_difference(tmp_path):
     ]
     table = summarize.load(runs)
     assert table["GAP"]["gt_known_loc"] == [0.40, 0.42, 0.44]
-    assert "note" not in table["GAP"]  # only numbers
+    assert "note" not in table["GAP"] and "curve/label" not in table["GAP"]  # only numbers
+    assert table["GAP"]["curve/0.5"] == [0.3, 0.4, 0.5]  # a curve: one row per point
     mean, sd, low, high = summarize.spread(table["HaS"]["gt_known_loc"])
     # float64 host arithmetic on three decimals (not exact in binary): 1e-12 absolute.
     assert (mean, low, high) == pytest.approx((0.70, 0.60, 0.80), abs=1e-12)

@@ -115,5 +115,9 @@ def test_metric_table_formats_each_unit():
         "| n (count) | 3.0 | nan |",
     ]
     assert metric_table(results, [Metric("other", "absent")]).count("\n") == 1  # header only
+    nested = {"A": {"curve": {"0.1": 0.25}}, "B": {"curve": {}}}
+    assert metric_table(nested, [Metric("curve/0.1", "at 0.1")]).splitlines()[2] == (
+        "| at 0.1 | 25.0 | nan |"
+    )
     with pytest.raises(ValueError, match="unit of 'acc' must be one of"):
         metric_table(results, [Metric("acc", "accuracy", "furlongs")])

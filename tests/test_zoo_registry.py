@@ -18,14 +18,16 @@ def layer_table(model):
 
 
 def test_every_builder_backbone_and_head_is_listed():
+    cifar = [f"cifar_resnet{d}" for d in (110, 164, 20, 32, 44, 56)]  # sorted as text
     assert zoo.list_models() == [
         "alexnet_gap",
+        *(f"{c}_gap" for c in cifar),
         "googlenet_gap",
         "resnet50_gap",
         "temporal_cam_net",
         "vgg16_gap",
     ]
-    assert zoo.list_backbones() == ["alexnet", "googlenet", "resnet50", "temporal", "vgg16"]
+    assert zoo.list_backbones() == ["alexnet", *cifar, "googlenet", "resnet50", "temporal", "vgg16"]
     assert zoo.list_heads() == ["cam", "classification", "dense", "embedding", "multi_output"]
     assert registry.MODEL_BACKBONES == {
         "alexnet_gap": "alexnet",
@@ -33,6 +35,7 @@ def test_every_builder_backbone_and_head_is_listed():
         "vgg16_gap": "vgg16",
         "resnet50_gap": "resnet50",
         "temporal_cam_net": "temporal",
+        **{f"{c}_gap": c for c in cifar},
     }
     for name in zoo.list_models():
         assert registry.MODELS[name] is getattr(zoo, name)

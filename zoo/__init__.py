@@ -12,7 +12,11 @@ input of the layer "cam_pool") -> global pooling "cam_pool" -> Dense
 - `alexnet_gap`: AlexNet-GAP, 13x13 map at 227x227 (`width=` scales it).
 - `googlenet_gap`: GoogLeNet-GAP with BN, 14x14 at 224x224 (`width=`).
 - `vgg16_gap`: VGGnet-GAP on `keras.applications.VGG16`, 14x14 at 224.
-- `resnet50_gap`: `keras.applications.ResNet50` + head, 7x7 at 224.
+- `resnet50_gap`: `keras.applications.ResNet50` + head, 7x7 at 224 (also the
+  ImageNet classifier of `recipes.classification`).
+- `cifar_resnet{20,32,44,56,110}_gap`, `cifar_resnet164_gap`: He et al.'s CIFAR
+  ResNets (6n+2 basic blocks; the pre-activation bottleneck ResNet-164),
+  whose GAP + fc head is the CAM head; 8x8 at 32x32.
 - `temporal_cam_net`: Video-HaS's localizer, `input_shape=(T, D)` required
   (T may be None): feature sequences (B, T, D) -> two 1x1 convs -> global
   max pooling; 1-D CAMs (B, T, n). The paper's:
@@ -40,13 +44,17 @@ from keras_has import _quiet  # noqa: F401  first: Keras, imported quietly
 
 # isort: split
 
-from . import (  # noqa: F401  (shipped registers the shipped presets)
-    cifar_resnet,
-    heads,
-    shipped,
-)
+from . import heads, shipped  # noqa: F401  (shipped registers the shipped presets)
 from .alexnet import alexnet_gap
 from .applications import resnet50_gap, vgg16_gap
+from .cifar_resnet import (
+    cifar_resnet20_gap,
+    cifar_resnet32_gap,
+    cifar_resnet44_gap,
+    cifar_resnet56_gap,
+    cifar_resnet110_gap,
+    cifar_resnet164_gap,
+)
 from .googlenet import googlenet_gap
 from .loading import load, load_classifier, preprocess
 from .registry import (
@@ -63,6 +71,12 @@ __all__ = [
     "alexnet_gap",
     "backbone",
     "build",
+    "cifar_resnet20_gap",
+    "cifar_resnet32_gap",
+    "cifar_resnet44_gap",
+    "cifar_resnet56_gap",
+    "cifar_resnet110_gap",
+    "cifar_resnet164_gap",
     "googlenet_gap",
     "heads",
     "list_backbones",

@@ -140,6 +140,8 @@ def _register(depth):
         f"        input_shape, has: as `{name}`.\n"
         '        pooling: "avg" (the paper\'s) or "max".\n'
         "        weights: None or a `.weights.h5` file of the whole model.\n\n"
+        "    Inputs: float images (B, H, W, C), no preprocessing in the model; trained by\n"
+        "    `recipes.classification`: pixels normalized per channel, (x - mean) / std.\n\n"
         "    Returns:\n"
         "        A functional `keras.Model` (B, H, W, C) -> (B, num_classes).\n"
     )
@@ -149,3 +151,5 @@ def _register(depth):
 
 
 MODELS = {depth: _register(depth) for depth in (*BASIC_DEPTHS, 164)}
+cifar_resnet20_gap, cifar_resnet32_gap, cifar_resnet44_gap = MODELS[20], MODELS[32], MODELS[44]
+cifar_resnet56_gap, cifar_resnet110_gap, cifar_resnet164_gap = MODELS[56], MODELS[110], MODELS[164]
