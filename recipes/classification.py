@@ -1,6 +1,6 @@
 """Image classification with Hide-and-Seek (Sec. 4.6, Table VIII, Fig. 7).
 
-    python -m keras_has.recipes.classification                           # built-in animals, Full and HaS
+    python -m keras_has.recipes.classification                           # built-in animals: all three
     python -m keras_has.recipes.classification --dataset fashion_mnist   # real data (IDX files)
     python -m keras_has.recipes.classification --dataset cifar10 --data-dir /data/tfds \\
         --model cifar_resnet110_gap --variants Full,HaS
@@ -44,6 +44,7 @@ DATASET_DEFAULTS = {
         "model": "cifar_resnet20_gap",
         "has": "8",
         "transform": "cifar",
+        "variants": ("Full", "HaS"),
         "train_images": 20_000,  # CPU-sized: about 12 minutes per model on 2 cores
         "train": {**STEP, "epochs": 4, "batch_size": 128, "out": "runs/classification-fashion"},
     },
@@ -214,18 +215,12 @@ class Classification(Recipe):
                 32,
                 train_x.shape[-1],
             )
-        from keras_has.data.tfds_access import DataNotPreparedError
+        from keras_has.data import tfds_access
 
-        try:
+        with tfds_access.data_dir_errors(TITLES[args.dataset]):
             train, info = cls.tfds_source(args.dataset, "train", args.data_dir)
             test_split = "validation" if args.dataset == "imagenet" else "test"
             test, _ = cls.tfds_source(args.dataset, test_split, args.data_dir)
-        except DataNotPreparedError as error:
-            raise flags.FlagError(
-                "--data-dir",
-                f"no {TITLES[args.dataset]} ({error.name}) in {error.data_dir}. {error.how} Or "
-                "give the folder that holds it.",
-            ) from error
         num_train = info.num_examples or int(train.reduce(0, lambda count, _: count + 1))
         if args.dataset == "imagenet":
             return Data(train, test, info.num_classes, num_train, cls.IMAGENET_STATS, 224, 3)

@@ -218,8 +218,7 @@ class WSOL(Recipe):
     def load(self, args):
         """The `Data` of --dataset; a data set missing where the flags say is a FlagError."""
         from keras_has import data
-        from keras_has.data import ilsvrc, pipeline, synthetic
-        from keras_has.data.tfds_access import DataNotPreparedError
+        from keras_has.data import ilsvrc, pipeline, synthetic, tfds_access
 
         if args.dataset == "builtin":
             train, test = (
@@ -230,21 +229,14 @@ class WSOL(Recipe):
                 pipeline.from_arrays(a.images, a.labels, a.boxes, a.masks) for a in (train, test)
             )
             return Data(train_source, test_source, 8, args.train_images, test)
-        try:
+        boxes = flags.flag_errors("--val-boxes-dir", ilsvrc.BoxesNotFoundError, ilsvrc.BoxXMLError)
+        with tfds_access.data_dir_errors(TITLES[args.dataset]), boxes:
             if args.dataset == "cub":
                 train, info = data.cub("train", args.data_dir, masks=False)
                 test, _ = data.cub("test", args.data_dir)
             else:
                 train, info = data.imagenet("train", args.data_dir)
                 test, _ = data.imagenet("validation", args.data_dir, args.val_boxes_dir)
-        except DataNotPreparedError as error:
-            raise flags.FlagError(
-                "--data-dir",
-                f"no {TITLES[args.dataset]} ({error.name}) in {error.data_dir}. {error.how} Or "
-                "give the folder that holds it.",
-            ) from error
-        except (ilsvrc.BoxesNotFoundError, ilsvrc.BoxXMLError) as error:
-            raise flags.FlagError("--val-boxes-dir", str(error)) from error
         # TFDS records the split's size; only when it does not, count it (one pass).
         num_train = info.num_examples or int(train.reduce(0, lambda count, _: count + 1))
         return Data(train, test, info.num_classes, num_train, None)
@@ -271,7 +263,10 @@ class WSOL(Recipe):
         kwargs = {"width": args.width} if args.model in ("alexnet_gap", "googlenet_gap") else {}
         return zoo.build(
             args.model,
-            data.num_classes, input_shape=(None, None, 3), pooling=args.pooling, **kwargs
+            data.num_classes,
+            input_shape=(None, None, 3),
+            pooling=args.pooling,
+            **kwargs,
         )
 
     def make_epoch(self, args, data, run, mean, seed):

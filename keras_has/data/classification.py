@@ -18,7 +18,7 @@ training-set mean as fill (Sec. 3.1.2), then the per-channel normalization (x - 
 import numpy as np
 import tensorflow as tf
 
-from keras_has.data import tfds_access
+from keras_has.data import pipeline, tfds_access
 from keras_has.layers import HideAndSeek, RandomErasing
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -147,7 +147,6 @@ def train_dataset(
         layers.append(HideAndSeek(**has, fill_value=fill, seed=seed))
     if erasing is not None:
         layers.append(RandomErasing(**erasing, fill_value=fill, seed=seed))
-    seeds = tf.data.Dataset.random(seed=seed).batch(2)
 
     def augment(example, crop_seed):
         return _augment(example["image"], crop_seed, transform, image_size), example["label"]
@@ -157,12 +156,9 @@ def train_dataset(
             images = layer(images, training=True)
         return normalize(images, stats), labels
 
-    dataset = source.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    dataset = tf.data.Dataset.zip(dataset, seeds)
-    dataset = dataset.map(augment, num_parallel_calls=AUTOTUNE, deterministic=True)
-    dataset = dataset.batch(batch_size, drop_remainder=True)
-    dataset = dataset.map(hide_and_normalize)  # sequential: the seeded layers keep state
-    return dataset.prefetch(AUTOTUNE)
+    return pipeline.augmented_batches(
+        source, augment, hide_and_normalize, batch_size, seed, shuffle_buffer
+    )
 
 
 def eval_dataset(source, batch_size, stats, transform="cifar", image_size=224):

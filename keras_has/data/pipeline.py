@@ -92,7 +92,6 @@ def train_dataset(
     has = None
     if patch_size is not None:
         has = HideAndSeek(patch_size, hide_prob, fill_value=[float(v) for v in mean], seed=seed)
-    crop_seeds = tf.data.Dataset.random(seed=seed).batch(2)
 
     def transform(example, crop_seed):
         image = resize(example, resize_size)["image"]
@@ -105,12 +104,22 @@ def train_dataset(
             images = has(images, training=True)
         return normalize(images), labels
 
+    return augmented_batches(
+        dataset, transform, hide_and_normalize, batch_size, seed, shuffle_buffer
+    )
+
+
+def augmented_batches(dataset, augment, after_batch, batch_size, seed, shuffle_buffer):
+    """The training pipelines' skeleton: shuffled (reshuffled each epoch), `augment(example,
+    seed pair)` per example in parallel (deterministic order), batched without the remainder,
+    then `after_batch(images, labels)` run sequentially (seeded layers such as HideAndSeek keep
+    state), prefetched. With `seed` the whole stream repeats."""
+    seeds = tf.data.Dataset.random(seed=seed).batch(2)
     dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    dataset = tf.data.Dataset.zip(dataset, crop_seeds)
-    dataset = dataset.map(transform, num_parallel_calls=AUTOTUNE, deterministic=True)
+    dataset = tf.data.Dataset.zip(dataset, seeds)
+    dataset = dataset.map(augment, num_parallel_calls=AUTOTUNE, deterministic=True)
     dataset = dataset.batch(batch_size, drop_remainder=True)
-    dataset = dataset.map(hide_and_normalize)  # sequential: the seeded layer keeps state
-    return dataset.prefetch(AUTOTUNE)
+    return dataset.map(after_batch).prefetch(AUTOTUNE)
 
 
 def eval_dataset(dataset, batch_size, resize_size, max_boxes=None):

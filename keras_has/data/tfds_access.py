@@ -16,6 +16,7 @@ Nothing is ever downloaded. The data must be prepared with TFDS beforehand
 data is missing raises `DataNotPreparedError` telling how to prepare it.
 """
 
+import contextlib
 import dataclasses
 from typing import TYPE_CHECKING
 
@@ -92,6 +93,22 @@ def as_dataset(builder, split, shuffle_files, how_to_prepare):
             data_dir=str(builder.data_dir_root),
             how=how_to_prepare,
         ) from e
+
+
+@contextlib.contextmanager
+def data_dir_errors(title):
+    """A `DataNotPreparedError` inside becomes the recipes' one-line `--data-dir` FlagError:
+    "no {title} ({TFDS name}) in {folder}. {how to prepare it} Or give the folder ..."."""
+    from keras_has.training.flags import FlagError
+
+    try:
+        yield
+    except DataNotPreparedError as error:
+        raise FlagError(
+            "--data-dir",
+            f"no {title} ({error.name}) in {error.data_dir}. {error.how} Or give the folder "
+            "that holds it.",
+        ) from error
 
 
 def num_examples(builder, split):
