@@ -158,9 +158,10 @@ class Classification(Recipe):
         )
         add(
             "--occlusion-fractions",
-            type=_fractions,
+            type=flags.fractions,
             default=[0.1, 0.2, 0.3, 0.4, 0.5],
-            help="Hidden fractions of each test image for the occlusion curves, comma-separated.",
+            help="Hidden fractions of each test image for the occlusion curves, increasing, "
+            "comma-separated.",
         )
         add("--eval-batch-size", type=flags.positive(int), default=200, help="Test batch size.")
 
@@ -309,22 +310,16 @@ class Classification(Recipe):
             results["top5_error"] = 1 - right5 / total
         pixels = np.concatenate(kept_pixels)[: args.occlusion_images]
         labels = np.concatenate(kept_labels)[: args.occlusion_images]
-
-        def accuracy(images):
-            normalized = cls.normalize(images, stats)
-            predicted = model.predict(normalized, batch_size=args.eval_batch_size, verbose=0)
-            return float(np.mean(np.argmax(predicted, axis=1) == labels))
-
-        cams = _cams(model, cls.normalize(pixels, stats).numpy(), args.eval_batch_size)
-        clean = accuracy(pixels)
-        curves = {key: {"0": clean} for key in CURVES}
-        for f in args.occlusion_fractions:
-            grid = occlusion.grid_masks(len(pixels), *pixels.shape[1:3], f, seed=args.seed)
-            curves["occluded_accuracy"][f"{f:g}"] = accuracy(occlusion.occlude(pixels, grid, mean))
-            top = occlusion.cam_masks(cams, f)
-            curves["cam_occluded_accuracy"][f"{f:g}"] = accuracy(
-                occlusion.occlude(pixels, top, mean)
-            )
+        curves = occlusion.curves(
+            model,
+            pixels,
+            labels,
+            args.occlusion_fractions,
+            mean,
+            lambda images: cls.normalize(images, stats),
+            args.eval_batch_size,
+            args.seed,
+        )
         return {**results, **curves}
 
     def figure(self, args, models, data):
@@ -342,20 +337,6 @@ class Classification(Recipe):
             for key, what in CURVES.items()
         }
         return viz.curves(path, panels, "hidden fraction of each test image", "top-1 accuracy")
-
-
-def _fractions(text):
-    import argparse
-
-    try:
-        values = [float(t) for t in text.split(",")]
-    except ValueError:
-        values = []
-    if not values or not all(0 < v < 1 for v in values):
-        raise argparse.ArgumentTypeError(
-            f"expected fractions in (0, 1) separated by commas, got {text!r}"
-        )
-    return sorted(set(values))
 
 
 def _animals(args):
@@ -382,20 +363,6 @@ def _centre(images, crop):
     import tensorflow as tf
 
     return tf.image.resize_with_crop_or_pad(images, crop, crop)
-
-
-def _cams(model, images, batch_size):
-    """(N, H, W) CAMs of each image's top-1 class at the image's resolution."""
-    import numpy as np
-
-    from keras_has import CAMModel
-
-    cams = CAMModel(model, classes=1)
-    maps = [
-        cams(images[i : i + batch_size])["cams"].numpy()[..., 0]
-        for i in range(0, len(images), batch_size)
-    ]
-    return np.concatenate(maps)
 
 
 RECIPE = Classification()

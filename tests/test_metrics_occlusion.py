@@ -56,3 +56,21 @@ def test_occlude_fills_with_the_rounded_mean():
     assert out[0, 0, 0].tolist() == [10, 21, 30] and not out[0, 1:].any() and not out[0, 0, 1].any()
     floats = occlusion.occlude(pixels.astype(np.float32), masks, [10.4, 20.6, 30.5])
     np.testing.assert_array_equal(floats[0, 0, 0], np.float32([10.4, 20.6, 30.5]))
+
+
+def test_curves_of_a_classifier_that_needs_half_of_the_pixels():
+    """Class 1 iff the mean pixel > 0.5: white images stay class 1 up to half hidden (black)."""
+    import keras
+
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(1, 1, kernel_initializer="ones", use_bias=False)(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name="cam_pool")(x)
+    x = keras.layers.Dense(2, name="logits")(x)
+    model = keras.Model(inputs, keras.layers.Softmax(name="predictions")(x))
+    model.get_layer("logits").set_weights([np.array([[0.0, 1.0]]), np.array([0.5, 0.0])])
+    pixels = np.ones((6, 8, 8, 1), np.float32)
+    out = occlusion.curves(model, pixels, np.ones(6), [0.25, 0.75], [0.0], lambda p: p, 4)
+    assert out == {
+        "occluded_accuracy": {"0": 1.0, "0.25": 1.0, "0.75": 0.0},
+        "cam_occluded_accuracy": {"0": 1.0, "0.25": 1.0, "0.75": 0.0},
+    }

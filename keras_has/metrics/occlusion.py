@@ -6,7 +6,8 @@ Two kinds of masks, both hiding a given fraction of every image:
 - `cam_masks`: the top of a model's own CAM (its "most discriminative part"): the pixels
   where the CAM is highest, so the model must classify from the rest.
 
-`occlude` fills the masked pixels with the training-set mean, as HaS hides.
+`occlude` fills the masked pixels with the training-set mean, as HaS hides; `curves` measures
+a classifier's accuracy along both.
 """
 
 import numpy as np
@@ -62,3 +63,43 @@ def occlude(pixels, masks, fill):
     if np.issubdtype(pixels.dtype, np.integer):
         fill = np.rint(fill)
     return np.where(np.asarray(masks, bool)[..., None], fill.astype(pixels.dtype), pixels)
+
+
+def curves(model, pixels, labels, fractions, fill, normalize, batch_size=200, seed=0):
+    """A classifier's accuracy with each fraction of every image hidden.
+
+    Args:
+        model: a CAM classifier (`keras_has.CAMModel` finds its CAM layers) on normalized images.
+        pixels: (N, H, W, C) test images before normalization; labels: (N,) class ids.
+        fractions: the hidden fractions, in (0, 1).
+        fill: (C,) the training-set mean, in pixels.
+        normalize: pixels -> the model's inputs.
+        seed: the grid cells' seed (the same cells for every model).
+
+    Returns:
+        {"occluded_accuracy": {"0": clean accuracy, "0.1": ..., ...} (random grid cells,
+        `grid_masks`), "cam_occluded_accuracy": {...} (the top of the model's own CAM of its
+        top-1 class, `cam_masks`)}; keys are the fractions written with "%g".
+    """
+    from keras_has import CAMModel
+
+    labels = np.asarray(labels)
+
+    def accuracy(images):
+        predicted = model.predict(normalize(images), batch_size=batch_size, verbose=0)
+        return float(np.mean(np.argmax(predicted, axis=1) == labels))
+
+    cam_model = CAMModel(model, classes=1)
+    cams = np.concatenate(
+        [
+            np.asarray(cam_model(normalize(pixels[i : i + batch_size]))["cams"])[..., 0]
+            for i in range(0, len(pixels), batch_size)
+        ]
+    )
+    clean = accuracy(pixels)
+    out = {"occluded_accuracy": {"0": clean}, "cam_occluded_accuracy": {"0": clean}}
+    for f in fractions:
+        grid = grid_masks(len(pixels), *pixels.shape[1:3], f, seed=seed)
+        out["occluded_accuracy"][f"{f:g}"] = accuracy(occlude(pixels, grid, fill))
+        out["cam_occluded_accuracy"][f"{f:g}"] = accuracy(occlude(pixels, cam_masks(cams, f), fill))
+    return out

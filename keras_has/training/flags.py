@@ -157,8 +157,8 @@ def fraction(text):
     return value
 
 
-def milestones(text):
-    """An argparse type: increasing fractions of training in (0, 1), comma-separated."""
+def fractions(text):
+    """An argparse type: increasing fractions in (0, 1), comma-separated (a list of floats)."""
     try:
         values = [float(t) for t in text.split(",")]
     except ValueError:
@@ -175,7 +175,7 @@ def add_milestones_flag(parser, default):
     drop at fixed fractions of training (He et al.: 0.5,0.75)."""
     parser.add_argument(
         "--lr-milestones",
-        type=milestones,
+        type=fractions,
         default=default,
         help="--lr-schedule step: drop the rate by equal factors (from --lr to --lr-end) at "
         "these fractions of training, comma-separated.",
