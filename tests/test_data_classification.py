@@ -83,7 +83,9 @@ def test_has_with_image_prob_and_the_mean_fill_before_normalizing():
 def test_imagenet_transforms():
     images = np.random.default_rng(2).integers(0, 256, (4, 60, 90, 3), dtype=np.uint8)
     source = cls.from_arrays(images, np.arange(4))
-    train = cls.train_dataset(source, 4, cls.IMAGENET_STATS, "imagenet", image_size=32, seed=1)
+    train = cls.train_dataset(  # HaS needs the channels, which the random crop's slice hides
+        source, 4, cls.IMAGENET_STATS, "imagenet", image_size=32, seed=1, has={"patch_size": 8}
+    )
     x, _ = next(iter(train))
     assert x.shape == (4, 32, 32, 3) and x.dtype == tf.float32
     test = next(iter(cls.eval_dataset(source, 4, cls.IMAGENET_STATS, "imagenet", image_size=28)))

@@ -110,8 +110,10 @@ def _augment(image, seed, transform, size):
             max_attempts=10,
             use_image_if_no_bounding_boxes=True,
         )
+        channels = image.shape[-1]
         image = tf.slice(image, begin, extent)
         image = tf.image.resize(image, (size, size), antialias=True)
+        image = tf.ensure_shape(image, (size, size, channels))  # the slice lost the channels
         image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
     return tf.image.stateless_random_flip_left_right(image, seed + 1)
 
