@@ -4,9 +4,10 @@
   `RandomErasing` (Zhong et al.), its peer.
 - `CAMModel`, `Localizer`: class activation maps and an exportable
   image -> (class, score, box, CAM) model (`keras_has.cam`, `.localizer`).
-- `keras_has.boxes`, `keras_has.segments`, `keras_has.metrics`,
-  `keras_has.viz`: CAM to boxes and (1-D CAMs) to action segments on the
-  host, WSOL and temporal metrics, pictures.
+- `keras_has.boxes`, `keras_has.segments`, `keras_has.pseudo_labels`,
+  `keras_has.metrics`, `keras_has.viz`: CAM to boxes, (1-D CAMs) to action
+  segments and (multi-label CAMs) to segmentation pseudo-labels on the host;
+  WSOL, temporal, classification and segmentation metrics; pictures.
 - `keras_has.training`: flags, strategies, the resumable training loop and
   the declarative recipe runner under the recipes; `keras_has.zoo` and
   `keras_has.recipes`: the models and the task scripts.
@@ -36,6 +37,7 @@ __getattr__, __dir__, _ = lazy_loader.attach(
         "layers",
         "localizer",
         "metrics",
+        "pseudo_labels",
         "recipes",
         "segments",
         "training",

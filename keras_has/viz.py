@@ -272,3 +272,45 @@ def curves(path, panels, xlabel, ylabel):
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
+
+
+def voc_palette(num_colours=256):
+    """(num_colours, 3) uint8 RGB: PASCAL VOC's label colours (0 black, 255 cream for void);
+    class c's colour is the VOC devkit's bit-interleaving of c."""
+    c = np.arange(num_colours)
+    palette = np.zeros((num_colours, 3), np.int64)
+    for shift in range(8):
+        for channel in range(3):
+            palette[:, channel] |= ((c >> channel + 3 * shift) & 1) << (7 - shift)
+    return palette.astype(np.uint8)
+
+
+def segmentation_rows(images, columns, panel=128):
+    """A table of segmentations: a row per image, its picture then one panel per column.
+
+    Args:
+        images: (N, H, W, 3) RGB.
+        columns: {title: (N, H, W) class-index maps} (ground truth, predictions, ...), in
+            order, coloured with `voc_palette` (255: void, cream).
+        panel: panel side in pixels (nearest-neighbour scaling of the maps).
+
+    Returns:
+        (HEADER + N * panel + (N - 1) * GAP, (1 + C) * (panel + GAP) - GAP, 3) uint8 RGB.
+    """
+    palette = voc_palette()
+    titles = ["image", *columns]
+    step = panel + GAP
+    picture = np.full(
+        (HEADER + len(images) * step - GAP, len(titles) * step - GAP, 3), 255, np.uint8
+    )
+    for c, title in enumerate(titles):
+        _write(picture, title, (c * step, 0, c * step + panel, HEADER), 0.5, "center")
+    for i, image in enumerate(images):
+        panels = [cv2.resize(to_uint8(image), (panel, panel), interpolation=cv2.INTER_LINEAR)]
+        for maps in columns.values():
+            coloured = palette[np.asarray(maps[i], np.int64)]
+            panels.append(cv2.resize(coloured, (panel, panel), interpolation=cv2.INTER_NEAREST))
+        y = HEADER + i * step
+        for c, shown in enumerate(panels):
+            picture[y : y + panel, c * step : c * step + panel] = shown
+    return picture

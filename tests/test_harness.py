@@ -537,6 +537,10 @@ def test_keep_checkpoints_default_keeps_the_last_two_and_the_best(tmp_path):
 
 
 RECIPES = ["keras_has.recipes.wsol", "keras_has.recipes.temporal"]
+ALL_RECIPES = [
+    *RECIPES,
+    *(f"keras_has.recipes.{name}" for name in ("classification", "segmentation", "wsss")),
+]
 HEAVY = {"tensorflow", "keras", "zoo", "numpy", "cv2"}
 
 
@@ -550,9 +554,9 @@ def flag_error(main, argv, capsys):
     return err.strip()
 
 
-@pytest.mark.parametrize("recipe", RECIPES)
+@pytest.mark.parametrize("recipe", ALL_RECIPES)
 @pytest.mark.parametrize(
-    "argv,code", [(["--help"], 0), (["--pooling", "nope"], 2), (["--hide-prob", "x"], 2)]
+    "argv,code", [(["--help"], 0), (["--epochs", "x"], 2), (["--hide-prob", "x"], 2)]
 )
 def test_help_and_argparse_errors_import_no_tensorflow(recipe, argv, code):
     result = subprocess.run(
@@ -572,13 +576,18 @@ def test_help_and_argparse_errors_import_no_tensorflow(recipe, argv, code):
     assert f"usage: python -m {recipe} [-h]" in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("recipe", RECIPES)
+@pytest.mark.parametrize("recipe", ALL_RECIPES)
 def test_every_flag_shows_its_default(recipe):
     parser = importlib.import_module(recipe).RECIPE.make_parser([])
     formatter = parser._get_formatter()
     for action in parser._actions:
         if action.dest != "help":
             assert "(default" in formatter._get_help_string(action), action.option_strings
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_pooling_and_eval_batch_help(recipe):
+    parser = importlib.import_module(recipe).RECIPE.make_parser([])
     text = " ".join(parser.format_help().split())
     assert "--pooling {avg,max} GAP or GMP (Table IV). (default: avg)" in text or (
         "--pooling {max,avg} Global max (paper) or average. (default: max)" in text

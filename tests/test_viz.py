@@ -176,3 +176,29 @@ def test_timelines_time_axis_has_ticks_with_labels_in_seconds():
     for x in expected:
         x = viz.LABEL_WIDTH + min(max(x, 15), width - 15)
         assert _inked(axis[7:, x - 15 : x + 15]) > 5, x  # its number below it
+
+
+def test_voc_palette_is_the_devkits():
+    palette = viz.voc_palette()
+    assert palette.shape == (256, 3) and palette.dtype == np.uint8
+    # The VOC devkit's colours (VOClabelcolormap): background, aeroplane, person, void.
+    assert palette[[0, 1, 15, 255]].tolist() == [
+        [0, 0, 0], [128, 0, 0], [192, 128, 128], [224, 224, 192]
+    ]  # fmt: skip
+    assert len({tuple(c) for c in palette[:21]}) == 21
+
+
+def test_segmentation_rows_layout_and_colours():
+    images = np.zeros((2, 8, 8, 3), np.uint8)
+    truth = np.zeros((2, 8, 8), np.uint8)
+    truth[:, :4] = 1
+    truth[1, 7, 7] = 255
+    picture = viz.segmentation_rows(images, {"truth": truth, "model": truth * 0 + 15}, panel=16)
+    step = 16 + viz.GAP
+    assert picture.shape == (viz.HEADER + 2 * step - viz.GAP, 3 * step - viz.GAP, 3)
+    first = picture[viz.HEADER : viz.HEADER + 16]
+    # Nearest-neighbour scaling by 2: exact colours.
+    assert first[0, step].tolist() == [128, 0, 0] and first[15, step].tolist() == [0, 0, 0]
+    assert first[0, 2 * step].tolist() == [192, 128, 128]
+    second = picture[viz.HEADER + step : viz.HEADER + step + 16]
+    assert second[15, step + 15].tolist() == [224, 224, 192]  # void

@@ -69,14 +69,14 @@ def test_classification_head(name):
 @pytest.mark.parametrize(
     "name, shape",
     [
-        ("alexnet", (None, 67, 67, 6)),  # 3x3 scores resized back to 67x67
+        ("alexnet", (None, 67, 67, 6)),  # 3x3 scores upsampled and cropped back to 67x67
         ("temporal", (None, None, 6)),  # pointwise: one score per step, T kept
     ],
 )
-def test_dense_head_predicts_at_the_input_resolution(name, shape):
+def test_fcn32s_head_predicts_at_the_input_resolution(name, shape):
     features = backbone(name)
     k = BACKBONES[name][2]
-    model = heads.dense(6)(features)
+    model = heads.fcn(6)(features)
     assert model.output.shape == shape
     assert head_counts(model, features) == (k * 6 + 6, 0)  # the 1x1 conv "scores"
     out = model.predict(batch(name), verbose=0)
@@ -84,20 +84,77 @@ def test_dense_head_predicts_at_the_input_resolution(name, shape):
     assert_probabilities(out)
 
 
-def test_dense_head_resizes_the_scores_bilinearly():
-    features = backbone("alexnet")
-    model = heads.dense(2)(features)
-    x = batch("alexnet")
-    scores = keras.Model(model.input, model.get_layer("scores").output).predict(x, verbose=0)
-    upsampled = keras.Model(model.input, model.get_layer("upsample").output).predict(x, verbose=0)
-    expected = keras.ops.convert_to_numpy(keras.ops.image.resize(scores, (67, 67)))
-    # The same float32 bilinear resize, here and in the model.
-    np.testing.assert_allclose(upsampled, expected, rtol=1e-5, atol=1e-6)
+def bilinear_transposed_conv(scores, factor):
+    """FCN's fixed upsampling, written out: a stride-`factor` transposed convolution with
+    Long et al.'s bilinear kernel (`upsample_filt`) over the scores with their borders
+    replicated once, cropped at the offset where output pixel i sits at input coordinate
+    (i + 0.5) / factor - 0.5. (B, h, w, N) -> (B, h f, w f, N), NumPy float64."""
+    size = 2 * factor - factor % 2
+    centre = factor - 1 if size % 2 else factor - 0.5
+    kernel_1d = 1 - np.abs(np.arange(size) - centre) / factor
+    padded = np.pad(scores.astype(np.float64), [(0, 0), (1, 1), (1, 1), (0, 0)], mode="edge")
+    b, h, w, n = padded.shape
+    out = np.zeros((b, (h - 1) * factor + size, (w - 1) * factor + size, n))
+    for i in range(h):
+        for j in range(w):
+            patch = (
+                np.outer(kernel_1d, kernel_1d)[None, :, :, None] * padded[:, i, j][:, None, None]
+            )
+            out[:, i * factor : i * factor + size, j * factor : j * factor + size] += patch
+    offset = int(factor + centre - (factor - 1) / 2)
+    height, width = scores.shape[1] * factor, scores.shape[2] * factor
+    return out[:, offset : offset + height, offset : offset + width]
 
 
-def test_dense_head_needs_a_fixed_image_size():
+@pytest.mark.parametrize("factor", [2, 3, 4])
+def test_fcn_upsampling_is_fcns_bilinear_transposed_convolution(factor):
+    scores = keras.Input((5, 4, 3))
+    model = keras.Model(scores, heads._upsample(scores, (5 * factor, 4 * factor), "up"))
+    x = np.random.default_rng(factor).normal(size=(2, 5, 4, 3)).astype("float32")
+    # float32 interpolation of unit-scale values against float64: a few ulps of 1.
+    np.testing.assert_allclose(model(x), bilinear_transposed_conv(x, factor), atol=1e-5)
+
+
+def test_fcn_upsampling_crops_back_from_the_top_left():
+    scores = keras.Input((3, 3, 2))
+    model = keras.Model(scores, heads._upsample(scores, (7, 8), "up"))  # 3x3 -> 9x9 -> 7x8
+    x = np.random.default_rng(1).normal(size=(1, 3, 3, 2)).astype("float32")
+    # The same float32 computation in the model: within float32 rounding.
+    np.testing.assert_allclose(model(x), bilinear_transposed_conv(x, 3)[:, :7, :8], atol=1e-5)
+
+
+def test_fcn8s_adds_zero_initialized_skips_of_the_named_layers():
+    features = zoo.backbone("mini_vgg", (32, 32, 3), width=0.25)
+    fcn8s = heads.fcn(5, skips="fcn8s")(features)
+    names = [layer.name for layer in fcn8s.layers]
+    assert {"scores_pool2", "scores_conv1_relu", "fuse_pool2", "fuse_conv1_relu"} <= set(names)
+    assert fcn8s.get_layer("fuse_pool2").output.shape == (None, 8, 8, 5)  # stride 4
+    assert fcn8s.get_layer("fuse_conv1_relu").output.shape == (None, 16, 16, 5)  # stride 2
+    # conv1 6 and pool2 8 channels at width 1/4: two more 1x1 convs.
+    assert head_counts(fcn8s, features) == (32 * 5 + 5 + 8 * 5 + 5 + 6 * 5 + 5, 0)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+    names = ["scores_pool2", "upsample_pool2", "fuse_pool2", "scores_conv1_relu"]
+    probe = keras.Model(fcn8s.input, [fcn8s.get_layer(n).output for n in names])
+    skip_scores, upsampled, fused, finer = (np.asarray(v) for v in probe(x))
+    # Zero-initialized skip scores (Long et al.): exact zeros, so the fusion adds nothing.
+    assert not skip_scores.any() and not finer.any()
+    np.testing.assert_array_equal(fused, upsampled)
+
+
+def test_fcn_skips_by_name_and_its_errors():
+    features = zoo.backbone("mini_vgg", (32, 32, 3), width=0.25)
+    model = heads.fcn(3, skips=("conv2_relu",))(features)
+    assert model.get_layer("fuse_conv2_relu").output.shape == (None, 16, 16, 3)
+    with pytest.raises(ValueError, match=r"does not have: \['nope'\]"):
+        heads.fcn(3, skips=("nope",))(features)
+    with pytest.raises(ValueError, match="skips are for image backbones"):
+        heads.fcn(3, skips="fcn16s")(backbone("temporal"))
+    with pytest.raises(ValueError, match="knows no skip layers"):
+        heads.fcn(3, skips="fcn16s")(zoo.backbone("googlenet", (32, 32, 3), width=0.125))
+    with pytest.raises(ValueError, match="`skips` must be one of"):
+        heads.fcn(3, skips="fcn4s")
     with pytest.raises(ValueError, match="fixed `input_shape`"):
-        heads.dense(3)(zoo.backbone("alexnet", (None, None, 3), width=1 / 16))
+        heads.fcn(3)(zoo.backbone("alexnet", (None, None, 3), width=1 / 16))
 
 
 @pytest.mark.parametrize("name", list(BACKBONES))
@@ -154,7 +211,7 @@ def test_multi_output_head_trains_each_output():
     [
         (heads.cam(3), "predictions"),
         (heads.classification(3), "predictions"),
-        (heads.dense(3), "predictions"),
+        (heads.fcn(3), "predictions"),
         (heads.embedding(3, dim=4), "identity"),
         (heads.embedding(3, dim=4), "embedding"),
         (heads.multi_output({"a": 3}), "a"),
@@ -176,7 +233,7 @@ def test_outputs_are_float32_under_mixed_precision(make, output):
         (lambda: heads.cam(1), "num_classes"),
         (lambda: heads.cam(3, pooling="sum"), "pooling"),
         (lambda: heads.classification(3, dropout=1.0), "dropout"),
-        (lambda: heads.dense(2.0), "num_classes"),
+        (lambda: heads.fcn(2.0), "num_classes"),
         (lambda: heads.embedding(3, dim=0), "dim"),
         (lambda: heads.embedding(3, dropout=-0.1), "dropout"),
         (lambda: heads.multi_output(3), "num_classes"),

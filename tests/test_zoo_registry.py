@@ -23,18 +23,22 @@ def test_every_builder_backbone_and_head_is_listed():
         "alexnet_gap",
         *(f"{c}_gap" for c in cifar),
         "googlenet_gap",
+        "mini_vgg_gap",
         "resnet50_gap",
         "temporal_cam_net",
         "vgg16_gap",
     ]
-    assert zoo.list_backbones() == ["alexnet", *cifar, "googlenet", "resnet50", "temporal", "vgg16"]
-    assert zoo.list_heads() == ["cam", "classification", "dense", "embedding", "multi_output"]
+    assert zoo.list_backbones() == [
+        "alexnet", *cifar, "googlenet", "mini_vgg", "resnet50", "temporal", "vgg16"
+    ]  # fmt: skip
+    assert zoo.list_heads() == ["cam", "classification", "embedding", "fcn", "multi_output"]
     assert registry.MODEL_BACKBONES == {
         "alexnet_gap": "alexnet",
         "googlenet_gap": "googlenet",
         "vgg16_gap": "vgg16",
         "resnet50_gap": "resnet50",
         "temporal_cam_net": "temporal",
+        "mini_vgg_gap": "mini_vgg",
         **{f"{c}_gap": c for c in cifar},
     }
     for name in zoo.list_models():
@@ -53,7 +57,10 @@ def test_presets_are_listed_by_model():
         (lambda: zoo.build("lenet", 3), r"`name` must be one of the registered models: \['alex"),
         (lambda: zoo.build("alexnet", 3), "'alexnet' is a backbone: pass `head`"),
         (lambda: zoo.build("lenet", 3, head="cam"), r"`name` must be one of .* backbones \['alex"),
-        (lambda: zoo.build("alexnet", 3, head="fcn"), r"`head` must be one of .*\['cam', 'class"),
+        (
+            lambda: zoo.build("alexnet", 3, head="segnet"),
+            r"`head` must be one of .*\['cam', 'class",
+        ),
         (lambda: zoo.backbone("lenet"), r"`name` must be one of the registered backbones: \['al"),
     ],
 )

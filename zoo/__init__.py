@@ -17,6 +17,8 @@ input of the layer "cam_pool") -> global pooling "cam_pool" -> Dense
 - `cifar_resnet{20,32,44,56,110}_gap`, `cifar_resnet164_gap`: He et al.'s CIFAR
   ResNets (6n+2 basic blocks; the pre-activation bottleneck ResNet-164),
   whose GAP + fc head is the CAM head; 8x8 at 32x32.
+- `mini_vgg_gap`: a small VGG-style network for the CPU-sized built-in
+  data (8x8 at 64x64; 28 M multiply-adds per image).
 - `temporal_cam_net`: Video-HaS's localizer, `input_shape=(T, D)` required
   (T may be None): feature sequences (B, T, D) -> two 1x1 convs -> global
   max pooling; 1-D CAMs (B, T, n). The paper's:
@@ -25,7 +27,7 @@ input of the layer "cam_pool") -> global pooling "cam_pool" -> Dense
 Registry (`zoo.registry`): `list_models()`, `list_backbones()`,
 `list_heads()`, `list_presets()`; `build(name, num_classes, head=None,
 weights=None, **kwargs)`; `backbone(name, ...)` and the head makers in
-`zoo.heads` (cam, classification, dense, embedding, multi_output).
+`zoo.heads` (cam, classification, embedding, fcn, multi_output).
 `weights=` is None, a preset ("has_builtin" or "googlenet_gap.has_builtin"),
 "imagenet" (the keras.applications backbones) or a `.weights.h5` path.
 
@@ -57,6 +59,7 @@ from .cifar_resnet import (
 )
 from .googlenet import googlenet_gap
 from .loading import load, load_classifier, preprocess
+from .mini_vgg import mini_vgg_gap
 from .registry import (
     backbone,
     build,
@@ -85,6 +88,7 @@ __all__ = [
     "list_presets",
     "load",
     "load_classifier",
+    "mini_vgg_gap",
     "preprocess",
     "resnet50_gap",
     "temporal_cam_net",

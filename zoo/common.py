@@ -91,3 +91,13 @@ def image_input(input_shape):
 def hide(x, has, mode):
     """`has(x)` if `has` is in `mode` ("image" or "feature_map"), else `x`."""
     return has(x) if has is not None and has.mode == mode else x
+
+
+def conv_bn_relu(x, filters, size, name, width=1.0, strides=1):
+    """Conv "name" ("same", no bias; `filters` scaled by `width`) -> BatchNormalization
+    "name_bn" -> ReLU "name_relu"."""
+    x = keras.layers.Conv2D(
+        scaled(filters, width), size, strides=strides, padding="same", use_bias=False, name=name
+    )(x)
+    x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+    return keras.layers.Activation("relu", name=f"{name}_relu")(x)

@@ -48,16 +48,7 @@ def googlenet(input_shape=(224, 224, 3), has=None, width=1.0):
     width = common.check_width(width)
 
     def conv(x, filters, size, name, strides=1):
-        x = keras.layers.Conv2D(
-            common.scaled(filters, width),
-            size,
-            strides=strides,
-            padding="same",
-            use_bias=False,
-            name=name,
-        )(x)
-        x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
-        return keras.layers.Activation("relu", name=f"{name}_relu")(x)
+        return common.conv_bn_relu(x, filters, size, name, width, strides)
 
     def pool(x, name, strides=2):
         return keras.layers.MaxPooling2D(3, strides, padding="same", name=name)(x)

@@ -111,7 +111,7 @@ def backbone(name, *args, **kwargs):
     return lookup(BACKBONES, name, "name", "backbones")(*args, **kwargs)
 
 
-def build(name, num_classes=None, *, head=None, weights=None, **kwargs):
+def build(name, num_classes=None, *, head=None, weights=None, backbone_weights=None, **kwargs):
     """A model by name, optionally with another head or a preset's weights.
 
     Args:
@@ -128,11 +128,18 @@ def build(name, num_classes=None, *, head=None, weights=None, **kwargs):
             spatial axes, `pooling` and `has` may be changed); "imagenet"
             (backbones from keras.applications); or the path of a
             `.weights.h5` file of the whole model.
+        backbone_weights: None, or a trained model with the same backbone (a classifier
+            fine-tuned as FCN): its backbone layers' weights are copied by layer name.
         **kwargs: the builder's keyword arguments (`input_shape`, `width`, ...).
 
     Returns:
         A functional `keras.Model`.
     """
+    if head is None and backbone_weights is not None:
+        raise ValueError(
+            "`backbone_weights` is for a backbone with another head: pass `head` too (e.g. "
+            "head='fcn'). Received: head=None"
+        )
     if head is None:
         if name in BACKBONES:
             raise ValueError(
@@ -154,10 +161,12 @@ def build(name, num_classes=None, *, head=None, weights=None, **kwargs):
     own = inspect.signature(make_head).parameters
     made = make_head(num_classes, **{k: v for k, v in kwargs.items() if k in own})
     rest = {k: v for k, v in kwargs.items() if k not in own}
-    return compose(BACKBONES[backbone_name], made, weights, **rest)
+    return compose(
+        BACKBONES[backbone_name], made, weights, backbone_weights=backbone_weights, **rest
+    )
 
 
-def compose(backbone_fn, head, weights=None, model=None, **kwargs):
+def compose(backbone_fn, head, weights=None, model=None, backbone_weights=None, **kwargs):
     """`head(backbone_fn(**kwargs))` with `weights` loaded: one flat functional model.
 
     The head is called on the backbone model's output, so the result's
@@ -170,15 +179,50 @@ def compose(backbone_fn, head, weights=None, model=None, **kwargs):
         weights: None; "imagenet", given to a backbone that takes `weights`;
             a preset of `model`; or the path of a `.weights.h5` file.
         model: the registered model's name, for its presets, or None.
+        backbone_weights: None or a model whose layers of the backbone's names give their
+            weights (`copy_backbone_weights`).
     """
     imagenet = weights == "imagenet" and "weights" in inspect.signature(backbone_fn).parameters
     if imagenet:
         kwargs["weights"] = "imagenet"
     path = None if imagenet else weights_path(weights, model)
-    built = head(backbone_fn(**kwargs))
+    features = backbone_fn(**kwargs)
+    if backbone_weights is not None:
+        copy_backbone_weights(backbone_weights, features)
+    built = head(features)
     if path is None:
         return built
     return files.load_weights(built, path, model or built.name)
+
+
+def copy_backbone_weights(source, backbone):
+    """Copies into `backbone`'s layers the weights of `source`'s layers of the same names
+    (`source`: a model built on the same backbone, e.g. a trained classifier)."""
+    import keras
+
+    if not isinstance(source, keras.Model):
+        raise TypeError(
+            "`backbone_weights` must be a keras.Model built on the same backbone (e.g. a trained "
+            f"classifier). Received: backbone_weights={source!r}"
+        )
+    theirs = {layer.name: layer for layer in source.layers}
+    for layer in backbone.layers:
+        if not layer.weights:
+            continue
+        if layer.name not in theirs:
+            raise ValueError(
+                f"`backbone_weights` ({source.name!r}) has no layer {layer.name!r} of the backbone "
+                f"{backbone.name!r}: it is not built on that backbone."
+            )
+        values = theirs[layer.name].get_weights()
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if [v.shape for v in values] != shapes:
+            raise ValueError(
+                f"`backbone_weights` ({source.name!r}): layer {layer.name!r} has weights of shapes "
+                f"{[v.shape for v in values]}, the backbone's are {shapes} (another width or "
+                "channel count)."
+            )
+        layer.set_weights(values)
 
 
 def find_preset(weights, model):

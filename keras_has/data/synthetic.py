@@ -86,15 +86,28 @@ def make(num_images, image_size=128, num_classes=8, seed=0):
 
 
 def _animal(rng, label, num_classes, size, xx, yy):
+    """One example at `size`: (image (S, S, 3) uint8, part map (S, S) uint8)."""
     scale = size / 128.0
+    shape = animal_masks(rng, scale, size, xx, yy)
+    image = background(rng, size, xx, yy)
+    image = paint(rng, label, num_classes, image, shape, xx, yy, scale)
+    image += rng.normal(0, 8.0, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8), parts(shape)
+
+
+def animal_masks(rng, scale, size, xx, yy, centre=None):
+    """An animal's masks (head, body, legs), each (S, S) bool, at `scale` (1: for 128x128
+    images); centred at `centre` (x, y) or at a random place keeping its body in the frame."""
     body_a = rng.uniform(34, 44) * scale  # semi-axes of the body ellipse
     body_b = rng.uniform(17, 22) * scale
     head_r = rng.uniform(11.5, 14.5) * scale
     theta = rng.uniform(0, 2 * np.pi)
     direction = np.array([np.cos(theta), np.sin(theta)])
-    reach = body_a + 1.6 * head_r  # from the body centre to the head's far side
-    margin = min(reach, size / 2)  # the head's edge may leave the frame
-    cx, cy = rng.uniform(margin, size - margin, 2)
+    if centre is None:
+        reach = body_a + 1.6 * head_r  # from the body centre to the head's far side
+        margin = min(reach, size / 2)  # the head's edge may leave the frame
+        centre = rng.uniform(margin, size - margin, 2)
+    cx, cy = centre
     # Body frame coordinates.
     u = (xx - cx) * direction[0] + (yy - cy) * direction[1]
     v = -(xx - cx) * direction[1] + (yy - cy) * direction[0]
@@ -108,8 +121,13 @@ def _animal(rng, label, num_classes, size, xx, yy):
             legs |= (np.abs(u - leg_u) <= 2.6 * scale) & (
                 (side * v >= 0.8 * body_b) & (side * v <= body_b + 12 * scale)
             )
-    legs &= ~body
-    image = _background(rng, size, xx, yy)
+    return head, body, legs & ~body
+
+
+def paint(rng, label, num_classes, image, shape, xx, yy, scale):
+    """`image` (S, S, 3) float with the animal of class `label` painted where `shape` (head,
+    body, legs masks) says: class-coded body stripes, plain legs, the class's head colour."""
+    head, body, legs = shape
     # Body: class-coded stripes (period, angle) in a colour shared by all classes.
     period = _PERIODS[label % len(_PERIODS)] * scale
     angle = np.deg2rad(_ANGLES[label // len(_PERIODS) % len(_ANGLES)])
@@ -121,13 +139,16 @@ def _animal(rng, label, num_classes, size, xx, yy):
     image = np.where(body[..., None], stripes, image)
     image = np.where(legs[..., None], np.array([90.0, 70.0, 50.0]) * shade, image)
     hue = _HUES[label * (len(_HUES) // num_classes) % len(_HUES)]
-    image = np.where(head[..., None], _hue_rgb(hue) * rng.uniform(0.85, 1.0), image)
-    image += rng.normal(0, 8.0, image.shape)
-    part = np.where(head, 1, np.where(body, 2, np.where(legs, 3, 0))).astype(np.uint8)
-    return np.clip(image, 0, 255).astype(np.uint8), part
+    return np.where(head[..., None], _hue_rgb(hue) * rng.uniform(0.85, 1.0), image)
 
 
-def _background(rng, size, xx, yy):
+def parts(shape):
+    """(head, body, legs) masks -> part map (S, S) uint8: 1 head, 2 body, 3 legs, 0 else."""
+    head, body, legs = shape
+    return np.where(head, 1, np.where(body, 2, np.where(legs, 3, 0))).astype(np.uint8)
+
+
+def background(rng, size, xx, yy):
     """A smooth random colour field: a few random sinusoids per channel."""
     image = np.full((size, size, 3), rng.uniform(70, 170, 3), np.float32)
     for _ in range(3):

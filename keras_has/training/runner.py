@@ -32,6 +32,14 @@ load data, build a model, make an epoch of training data, evaluate and draw:
 4. The results table (each `Metric` in its unit), --out/results.json (every variant, the fill
    mean) and the `figure`. With TensorBoard installed and a `cam_batch`, each variant's
    logs/cams holds the CAMs of that batch after every epoch.
+
+A task that trains each variant in several steps (pre-train a classifier, then fine-tune it as a
+segmentation network) lists them in `stages`: each `Stage` trains in the variant's run folder's
+subfolder of its name, with `build_stage` (given the models of the stages before), its own
+training flags (`stage_flags`), examples (`train_size`) and loss (`compile_args`); HaS applies
+in the stages that say so. A stage's identity leaves out the flags of the stages after it, so
+changing the fine-tuning resumes from the pre-trained classifier. `evaluate` and `figure` then
+get {stage name: model} for each variant.
 """
 
 import argparse
@@ -52,12 +60,26 @@ class Variant(NamedTuple):
     flags: tuple = ()
 
 
+class Stage(NamedTuple):
+    """One step of a variant's training (see the module docstring): its name (the subfolder),
+    whether the variant's HaS applies in it, the dests of flags that only it uses, and the
+    flag of its batch size when `stage_flags` changes it (None: --batch-size)."""
+
+    name: str
+    hides: bool = True
+    flags: tuple = ()
+    batch_flag: Any = None
+
+
 class Run(NamedTuple):
-    """One variant's training: the variant, its HaS sizes (None: no hiding), its folder."""
+    """One variant's training: the variant, its HaS sizes (None: no hiding), its folder; for a
+    `Stage`, the stage and {stage name: model} of the stages before it."""
 
     variant: Variant
     patch_sizes: Any
     out: str
+    stage: Any = None
+    previous: Any = None
 
 
 class Recipe:
@@ -78,6 +100,7 @@ class Recipe:
     examples = "training examples"  # what `load(...).num_train` counts
     loss = None  # Keras loss; None: sparse categorical cross-entropy on probabilities
     train_metrics = ("accuracy",)
+    stages = ()  # `Stage`s of each variant's training; () trains one model in the run folder
 
     # -- what a task states ---------------------------------------------------------------
 
@@ -126,8 +149,28 @@ class Recipe:
         raise NotImplementedError
 
     def evaluate(self, args, model, data, mean):
-        """{metric key: value} of a trained model."""
+        """{metric key: value} of a trained model ({stage name: model} with `stages`)."""
         raise NotImplementedError
+
+    def training_stages(self, args):
+        """The `Stage`s of each variant under these flags (default `stages`)."""
+        return self.stages
+
+    def build_stage(self, args, data, run):
+        """A new model of `run.stage` (`run.previous`: the models of the stages before it)."""
+        return self.build(args, data)
+
+    def stage_flags(self, args, stage):
+        """{training flag dest: value} that `stage` uses instead of the flags' (e.g. epochs)."""
+        return {}
+
+    def train_size(self, args, data, run):
+        """The training examples of `run` (its stage's), which set the steps per epoch."""
+        return data.num_train
+
+    def compile_args(self, args, run):
+        """(loss, metrics) of `run`'s training (its stage's)."""
+        return self.loss, self.train_metrics
 
     def table_metrics(self, args):
         """The rows of the results table (default `metrics`); may depend on the flags."""
@@ -183,7 +226,7 @@ class Recipe:
         sizes = has_flags.check_has_flags(args, self.has_mode, self.has_limit(args))
         self.validate(args)
         data = self.load(args)
-        flags.check_batch_size(args, data.num_train, self.examples)
+        self._check_batch_sizes(args, data)
         key = {**self.mean_key(args), "recipe": self.prog}
         path = os.path.join(args.out, "fill_mean.json")
         mean = run_files.stored_mean(path, key, lambda: self.compute_mean(args, data))
@@ -207,15 +250,44 @@ class Recipe:
             print(f"wrote {picture} and {written}" if picture else f"wrote {written}")
         return results
 
+    def _check_batch_sizes(self, args, data):
+        """FlagError unless each stage's (or the one) training set fills one of its batches."""
+        for stage in self.training_stages(args) or (None,):
+            if stage is None or stage.batch_flag is None:
+                count = data.num_train if stage is None else self._size(args, data, stage)
+                flags.check_batch_size(args, count, self.examples)
+                continue
+            batch, count = (
+                self.stage_flags(args, stage)["batch_size"],
+                self._size(args, data, stage),
+            )
+            if batch > count:
+                raise flags.FlagError(
+                    stage.batch_flag,
+                    f"{batch} is larger than the {count} training examples of {stage.name}: an "
+                    f"epoch would have no batch; use at most {count}",
+                )
+
+    def _size(self, args, data, stage):
+        return self.train_size(args, data, Run(None, None, "", stage))
+
     def identity(self, args, run):
         """The run's identity (config.json): the flags that change what `run` trains."""
         from keras_has.training import run_files
 
         own = set(run.variant.flags)
         others = {f for v in self.variants for f in v.flags} - own
-        config = run_files.run_config(args, ignore=self._ignored() | others | self._has_dests(run))
+        later = set()
+        if run.stage is not None:
+            stages = self.training_stages(args)
+            after = stages[[s.name for s in stages].index(run.stage.name) + 1 :]
+            later = {f for s in after for f in s.flags}
+        ignore = self._ignored() | others | later | self._has_dests(run)
+        config = run_files.run_config(args, ignore=ignore)
         if run.patch_sizes is not None:
             config["patch_sizes"] = run.patch_sizes
+        if run.stage is not None:
+            config.update(stage=run.stage.name, **self.stage_flags(args, run.stage))
         return config
 
     def _ignored(self):
@@ -235,20 +307,37 @@ class Recipe:
         return None
 
     def _train(self, args, run, data, mean, cam_batch):
+        """The variant's trained model ({stage name: model} with `stages`)."""
+        if not self.training_stages(args):
+            return self._fit(args, run, data, mean, cam_batch)
+        models = {}
+        for stage in self.training_stages(args):
+            staged = run._replace(
+                patch_sizes=run.patch_sizes if stage.hides else None,
+                out=os.path.join(run.out, stage.name),
+                stage=stage,
+                previous=dict(models),
+            )
+            models[stage.name] = self._fit(args, staged, data, mean, None)
+        return models
+
+    def _fit(self, args, run, data, mean, cam_batch):
         from keras_has.training import loop
         from keras_has.training.callbacks import CAMImages
 
         callbacks = []
         if cam_batch is not None:
             callbacks.append(CAMImages(os.path.join(run.out, "logs"), *cam_batch))
-        run_args = argparse.Namespace(**{**vars(args), "out": run.out})
+        overrides = self.stage_flags(args, run.stage) if run.stage is not None else {}
+        run_args = argparse.Namespace(**{**vars(args), **overrides, "out": run.out})
+        loss, metrics = self.compile_args(args, run)
         model, _ = loop.train(
-            lambda: self.build(args, data),
-            lambda epoch: self.make_epoch(args, data, run, mean, args.seed * 1000 + epoch),
+            lambda: self.build_stage(args, data, run),
+            lambda epoch: self.make_epoch(run_args, data, run, mean, args.seed * 1000 + epoch),
             run_args,
-            steps_per_epoch=data.num_train // args.batch_size,
-            loss=self.loss,
-            metrics=self.train_metrics,
+            steps_per_epoch=self.train_size(args, data, run) // run_args.batch_size,
+            loss=loss,
+            metrics=metrics,
             callbacks=callbacks,
             config=self.identity(args, run),
             ignored=self._ignored(),
@@ -274,4 +363,4 @@ def _variants_type(names):
     return parse
 
 
-__all__ = ["Metric", "Recipe", "Run", "Variant"]
+__all__ = ["Metric", "Recipe", "Run", "Stage", "Variant"]
