@@ -145,7 +145,6 @@ class WSSS(Recipe):
     def build_stage(self, args, data, run):
         from keras_has import zoo
 
-        shape = (args.crop, args.crop, 3)
         if run.stage.name == "segmenter":  # the same initial weights for every variant
             return seg_recipe.fcn(args, data, None, args.crop)
         weights = {"weights": args.backbone_weights} if args.backbone_weights else {}
@@ -154,7 +153,7 @@ class WSSS(Recipe):
             data.num_classes - 1,
             head="cam",
             activation="sigmoid",
-            input_shape=shape,
+            input_shape=(None, None, 3),  # trained on crops, CAMs of whole images of any size
             **weights,
         )
 

@@ -27,13 +27,13 @@ def fcn_run(tmp_path_factory):
     return out, argv, segmentation.main(argv)
 
 
-def check_scores(result):
+def check_scores(result, num_classes=9):
     for key in SCORES:
         assert 0 <= result[key] <= 1, key
     # frequency-weighted IU <= pixel accuracy, mean IU <= mean accuracy (per class IU <= acc).
     assert result["fw_iou"] <= result["pixel_accuracy"] + 1e-12
     assert result["mean_iou"] <= result["mean_accuracy"] + 1e-12
-    assert len(result["per_class_iou"]) == 9
+    assert len(result["per_class_iou"]) == num_classes
 
 
 def test_fcn_recipe_pretrains_then_finetunes_each_variant(fcn_run):
@@ -186,3 +186,27 @@ def test_voc_needs_the_pretrained_classifiers(tmp_path, monkeypatch, capsys):
     argv = ["--dataset", "voc", "--voc-dir", str(tmp_path), "--sbd-dir", str(tmp_path)]
     line = flag_error(segmentation.main, [*argv, "--pretrained", str(tmp_path / "wsol")], capsys)
     assert "--pretrained: no file" in line and "gap/final.weights.h5" in line, line
+
+
+def test_wsss_recipe_on_voc_folders(tmp_path):
+    """SBD train + val without VOC2012 val's images, pseudo-labels of images of two sizes (one
+    at a time), scored on VOC2012 val."""
+    masks = {f"2008_{i:06d}": make_mask([1 + i % 3], 10 + 2 * (i % 2), 12) for i in range(8)}
+    ids = sorted(masks)
+    voc = make_voc(tmp_path / "VOCdevkit" / "VOC2012", masks, {"val": ids[6:]})
+    sbd = make_sbd(
+        tmp_path / "benchmark_RELEASE" / "dataset", masks, {"train": ids[:5], "val": ids[5:]}
+    )
+    argv = [
+        "--dataset", "voc", "--voc-dir", str(voc.parent), "--sbd-dir", str(sbd.parent.parent),
+        "--model", "mini_vgg", "--crop", "64", "--epochs", "1", "--batch-size", "2",
+        "--seg-epochs", "1", "--seg-batch-size", "2", "--eval-batch-size", "2",
+        "--variants", "HaS", "--has", "16", "--out", str(tmp_path / "run"),
+    ]  # fmt: skip
+    result = wsss.main(argv)["HaS"]
+    check_scores(result, 21)
+    # 6 training images (SBD train + val without the 2 VOC2012 val ones): pseudo-labels scored on
+    # their non-void pixels.
+    scored = sum(np.count_nonzero(masks[i] != 255) for i in ids[:6])
+    accuracy = result["pseudo_pixel_accuracy"] * scored
+    assert accuracy == pytest.approx(round(accuracy), abs=1e-9)
