@@ -27,9 +27,12 @@ def test_every_builder_backbone_and_head_is_listed():
         "resnet50_gap",
         "temporal_cam_net",
         "vgg16_gap",
+        "wrn_age_gender",
+        "zero_bias_cnn",
     ]
     assert zoo.list_backbones() == [
-        "alexnet", *cifar, "googlenet", "mini_vgg", "resnet50", "temporal", "vgg16"
+        "alexnet", *cifar, "googlenet", "mini_vgg", "resnet50", "temporal", "vgg16", "wrn",
+        "zero_bias",
     ]  # fmt: skip
     assert zoo.list_heads() == ["cam", "classification", "embedding", "fcn", "multi_output"]
     assert registry.MODEL_BACKBONES == {
@@ -39,6 +42,8 @@ def test_every_builder_backbone_and_head_is_listed():
         "resnet50_gap": "resnet50",
         "temporal_cam_net": "temporal",
         "mini_vgg_gap": "mini_vgg",
+        "wrn_age_gender": "wrn",
+        "zero_bias_cnn": "zero_bias",
         **{f"{c}_gap": c for c in cifar},
     }
     for name in zoo.list_models():

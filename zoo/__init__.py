@@ -19,6 +19,10 @@ input of the layer "cam_pool") -> global pooling "cam_pool" -> Dense
   whose GAP + fc head is the CAM head; 8x8 at 32x32.
 - `mini_vgg_gap`: a small VGG-style network for the CPU-sized built-in
   data (8x8 at 64x64; 28 M multiply-adds per image).
+- `zero_bias_cnn`: Khorrami et al.'s emotion CNN (96x96 grayscale, 8 CK+
+  labels; no CAM: a dense layer over its 2x2 quadrant-pooled map).
+- `wrn_age_gender`: a Wide Residual Network (WRN-16-8 by default) with the
+  "gender" (2) and "age" (101) outputs of the age / gender task.
 - `temporal_cam_net`: Video-HaS's localizer, `input_shape=(T, D)` required
   (T may be None): feature sequences (B, T, D) -> two 1x1 convs -> global
   max pooling; 1-D CAMs (B, T, n). The paper's:
@@ -46,7 +50,7 @@ from keras_has import _quiet  # noqa: F401  first: Keras, imported quietly
 
 # isort: split
 
-from . import heads, shipped  # noqa: F401  (shipped registers the shipped presets)
+from . import faces, heads, shipped  # noqa: F401  (shipped registers the shipped presets)
 from .alexnet import alexnet_gap
 from .applications import resnet50_gap, vgg16_gap
 from .cifar_resnet import (
@@ -57,6 +61,7 @@ from .cifar_resnet import (
     cifar_resnet110_gap,
     cifar_resnet164_gap,
 )
+from .faces import wrn_age_gender, zero_bias_cnn
 from .googlenet import googlenet_gap
 from .loading import load, load_classifier, preprocess
 from .mini_vgg import mini_vgg_gap
@@ -80,6 +85,7 @@ __all__ = [
     "cifar_resnet56_gap",
     "cifar_resnet110_gap",
     "cifar_resnet164_gap",
+    "faces",
     "googlenet_gap",
     "heads",
     "list_backbones",
@@ -93,4 +99,6 @@ __all__ = [
     "resnet50_gap",
     "temporal_cam_net",
     "vgg16_gap",
+    "wrn_age_gender",
+    "zero_bias_cnn",
 ]
