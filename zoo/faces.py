@@ -13,7 +13,7 @@ AGE_GENDER = {"gender": 2, "age": AGES}  # wrn_age_gender's outputs
 
 
 @register_backbone("zero_bias")
-def zero_bias(input_shape=(96, 96, 1), has=None):
+def zero_bias(input_shape=(96, 96, 1), has=None, width=1.0):
     """Khorrami et al.'s (ICCVW 2015) convolutions: three 5x5 convs without biases ("zero
     bias") and ReLU, "same" padding (shapes at 96x96): conv1 64 - pool1 2x2 (48x48) - conv2 128
     - pool2 2x2 (24x24) - conv3 256 (24x24x256, the features).
@@ -22,16 +22,23 @@ def zero_bias(input_shape=(96, 96, 1), has=None):
         input_shape: (H, W, C); H and W at least 8 or None (the zero-bias CNN's quadrant
             pooling needs a fixed map of even sides: H and W multiples of 4 do).
         has: optional `keras_has.HideAndSeek` ("image" or "feature_map": conv1's map).
+        width: multiplier of every conv's filter count (1.0: Khorrami et al.'s).
 
     Returns:
-        A functional `keras.Model` "zero_bias": (B, H, W, C) -> (B, H / 4, W / 4, 256).
+        A functional `keras.Model` "zero_bias": (B, H, W, C) -> (B, H / 4, W / 4, 256 width).
     """
     input_shape = common.check_image_shape(input_shape, 8)
     common.check_image_has(has)
+    width = common.check_width(width)
 
     def conv(x, filters, name):
         return keras.layers.Conv2D(
-            filters, 5, padding="same", use_bias=False, activation="relu", name=name
+            common.scaled(filters, width),
+            5,
+            padding="same",
+            use_bias=False,
+            activation="relu",
+            name=name,
         )(x)
 
     inputs = common.image_input(input_shape)
@@ -45,7 +52,13 @@ def zero_bias(input_shape=(96, 96, 1), has=None):
 
 @register_model("zero_bias_cnn", backbone="zero_bias")
 def zero_bias_cnn(
-    num_classes, input_shape=(96, 96, 1), pooling="max", has=None, dropout=0.5, weights=None
+    num_classes,
+    input_shape=(96, 96, 1),
+    pooling="max",
+    has=None,
+    width=1.0,
+    dropout=0.5,
+    weights=None,
 ):
     """The zero-bias CNN: `zero_bias` - "quadrant" max pooling of each quarter of the map (12x12
     at 96x96) to 2x2 - flatten - Dense "fc" 300, ReLU - Dropout - Dense "logits" - softmax
@@ -56,7 +69,7 @@ def zero_bias_cnn(
 
     Args:
         num_classes: classes (8 for CK+).
-        input_shape, has: as `zero_bias`.
+        input_shape, has, width: as `zero_bias`.
         pooling: the quadrant pooling, "max" (Khorrami et al.'s) or "avg".
         dropout: the dense layer's dropout rate.
         weights: None or a `.weights.h5` file path.
@@ -81,7 +94,9 @@ def zero_bias_cnn(
         outputs = keras.layers.Activation("softmax", dtype="float32", name="predictions")(x)
         return keras.Model(backbone.input, outputs, name="zero_bias_cnn")
 
-    return compose(zero_bias, head, weights, "zero_bias_cnn", input_shape=input_shape, has=has)
+    return compose(
+        zero_bias, head, weights, "zero_bias_cnn", input_shape=input_shape, has=has, width=width
+    )
 
 
 @register_backbone("wrn")
