@@ -74,3 +74,26 @@ def test_curves_of_a_classifier_that_needs_half_of_the_pixels():
         "occluded_accuracy": {"0": 1.0, "0.25": 1.0, "0.75": 0.0},
         "cam_occluded_accuracy": {"0": 1.0, "0.25": 1.0, "0.75": 0.0},
     }
+
+
+class TopLeftModel:
+    """A stand-in classifier: class 0's probability is the mean of the top-left 4x4 pixels."""
+
+    def predict(self, x, batch_size=None, verbose=0):
+        p0 = np.clip(np.asarray(x)[:, :4, :4, 0].mean(axis=(1, 2)), 0, 1)
+        return np.stack([p0, 1 - p0], axis=1)
+
+
+def test_sensitivity_finds_the_region_a_model_uses():
+    pixels = np.ones((2, 8, 12, 1), np.float32)
+    maps = occlusion.sensitivity(TopLeftModel(), pixels, [0, 1], 4, [0.0], lambda x: x, stride=4)
+    assert maps.shape == (2, 2, 3)
+    # Hiding the top-left patch takes class 0's probability from 1 to 0 (and class 1's from 0
+    # to 1: a negative drop); nothing else matters. Exact: means of ones and zeros.
+    expected = np.zeros((2, 2, 3), np.float32)
+    expected[0, 0, 0], expected[1, 0, 0] = 1.0, -1.0
+    np.testing.assert_array_equal(maps, expected)
+    half = occlusion.sensitivity(TopLeftModel(), pixels, [0, 0], 4, [0.0], lambda x: x)
+    assert half.shape == (2, 3, 5) and half[0, 0, 1] == 0.5  # stride 2: half the patch hidden
+    with pytest.raises(ValueError, match="`patch`"):
+        occlusion.sensitivity(TopLeftModel(), pixels, [0, 0], 9, [0.0], lambda x: x)

@@ -7,6 +7,7 @@ Sources are `tf.data.Dataset`s of dicts {"image": uint8 (H, W, C), "label": int6
 Transforms (`TRANSFORMS`):
 - "cifar" (He et al. 2016): pad 4 pixels of zeros, random crop back to the size, random
   horizontal flip; test images as they are.
+- "none": the images as they are (aligned faces: HaS alone, without crops and flips).
 - "imagenet": random-resized crop (8-100% of the area, aspect 3/4-4/3) to `image_size`, flip;
   test: shorter side resized to 256 / 224 * image_size, the centre square (`eval_dataset`);
   the centre crop or 10 crops of `image_size` are taken by the evaluation.
@@ -22,7 +23,7 @@ from keras_has.data import pipeline, tfds_access
 from keras_has.layers import HideAndSeek, RandomErasing
 
 AUTOTUNE = tf.data.AUTOTUNE
-TRANSFORMS = ("cifar", "imagenet")
+TRANSFORMS = ("cifar", "imagenet", "none")
 TFDS_NAMES = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet": "imagenet2012"}
 # ImageNet's published training-set statistics (RGB, 0-255): a pass over 1.28M images to
 # compute them again would take longer than an epoch.
@@ -94,7 +95,9 @@ def normalize(images, stats):
 
 
 def _augment(image, seed, transform, size):
-    """One training image's random crop and flip (uint8 (size, size, C))."""
+    """One training image's random crop and flip (uint8 (size, size, C)); "none": as it is."""
+    if transform == "none":  # aligned faces: crops and flips would break the alignment
+        return image
     if transform == "cifar":
         height, width = image.shape[0], image.shape[1]
         padded = tf.pad(image, [[4, 4], [4, 4], [0, 0]])
@@ -134,7 +137,7 @@ def train_dataset(
     Args:
         source: a source (dicts as above).
         stats: (mean, std) of the training set in pixels (`channel_stats`); the mean fills.
-        transform: "cifar" or "imagenet" (`TRANSFORMS`).
+        transform: "cifar", "imagenet" or "none" (`TRANSFORMS`).
         image_size: the imagenet transform's crop side S (cifar keeps the size).
         has: None, or a dict of `HideAndSeek` arguments (patch_size, hide_prob,
             image_prob); the fill is the mean.

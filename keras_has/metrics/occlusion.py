@@ -7,7 +7,8 @@ Two kinds of masks, both hiding a given fraction of every image:
   where the CAM is highest, so the model must classify from the rest.
 
 `occlude` fills the masked pixels with the training-set mean, as HaS hides; `curves` measures
-a classifier's accuracy along both.
+a classifier's accuracy along both. `sensitivity` maps what a classifier without CAMs attends
+to (Zeiler & Fergus's occlusion sensitivity).
 """
 
 import numpy as np
@@ -103,3 +104,37 @@ def curves(model, pixels, labels, fractions, fill, normalize, batch_size=200, se
         out["occluded_accuracy"][f"{f:g}"] = accuracy(occlude(pixels, grid, fill))
         out["cam_occluded_accuracy"][f"{f:g}"] = accuracy(occlude(pixels, cam_masks(cams, f), fill))
     return out
+
+
+def sensitivity(model, pixels, labels, patch, fill, normalize, stride=None, batch_size=200):
+    """Occlusion sensitivity (Zeiler & Fergus 2014): for each position of a `patch` x `patch`
+    square (filled with `fill`) moved by `stride` (default patch / 2), the drop of the
+    probability of each image's class `labels` (N,). For models without a CAM.
+
+    Args:
+        model: a classifier (softmax outputs) of normalized images; `normalize`: pixels -> its
+            inputs; pixels: (N, H, W, C); fill: (C,) pixels (the training-set mean).
+
+    Returns:
+        (N, rows, cols) float32: clean probability minus occluded probability at each position
+        (rows = (H - patch) / stride + 1, likewise cols); larger: the model relies more there.
+    """
+    pixels = np.asarray(pixels)
+    labels = np.asarray(labels)
+    num, height, width = pixels.shape[:3]
+    patch = as_int(patch, "patch", minimum=1, maximum=min(height, width))
+    stride = as_int(stride or max(1, patch // 2), "stride", minimum=1)
+    tops, lefts = range(0, height - patch + 1, stride), range(0, width - patch + 1, stride)
+
+    def probability(images):
+        out = model.predict(normalize(images), batch_size=batch_size, verbose=0)
+        return np.asarray(out)[np.arange(num), labels]
+
+    clean = probability(pixels)
+    maps = np.empty((num, len(tops), len(lefts)), np.float32)
+    for i, top in enumerate(tops):
+        for j, left in enumerate(lefts):
+            masks = np.zeros((num, height, width), bool)
+            masks[:, top : top + patch, left : left + patch] = True
+            maps[:, i, j] = clean - probability(occlude(pixels, masks, fill))
+    return maps
