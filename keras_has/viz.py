@@ -285,32 +285,52 @@ def voc_palette(num_colours=256):
     return palette.astype(np.uint8)
 
 
-def segmentation_rows(images, columns, panel=128):
-    """A table of segmentations: a row per image, its picture then one panel per column.
+def panel_rows(images, columns, panel=128):
+    """A table of pictures: a row per image, the image then one panel per column.
 
     Args:
         images: (N, H, W, 3) RGB.
-        columns: {title: (N, H, W) class-index maps} (ground truth, predictions, ...), in
-            order, coloured with `voc_palette` (255: void, cream).
-        panel: panel side in pixels (nearest-neighbour scaling of the maps).
+        columns: {title: N pictures (h, w, 3) RGB}, in order (scaled to the panel).
+        panel: panel side in pixels.
 
     Returns:
         (HEADER + N * panel + (N - 1) * GAP, (1 + C) * (panel + GAP) - GAP, 3) uint8 RGB.
     """
-    palette = voc_palette()
     titles = ["image", *columns]
     step = panel + GAP
-    picture = np.full(
-        (HEADER + len(images) * step - GAP, len(titles) * step - GAP, 3), 255, np.uint8
-    )
+    height = HEADER + len(images) * step - GAP
+    picture = np.full((height, len(titles) * step - GAP, 3), 255, np.uint8)
     for c, title in enumerate(titles):
         _write(picture, title, (c * step, 0, c * step + panel, HEADER), 0.5, "center")
     for i, image in enumerate(images):
-        panels = [cv2.resize(to_uint8(image), (panel, panel), interpolation=cv2.INTER_LINEAR)]
-        for maps in columns.values():
-            coloured = palette[np.asarray(maps[i], np.int64)]
-            panels.append(cv2.resize(coloured, (panel, panel), interpolation=cv2.INTER_NEAREST))
+        shown = [image, *(pictures[i] for pictures in columns.values())]
         y = HEADER + i * step
-        for c, shown in enumerate(panels):
-            picture[y : y + panel, c * step : c * step + panel] = shown
+        for c, item in enumerate(shown):
+            item = to_uint8(item)
+            method = cv2.INTER_LINEAR if c == 0 else cv2.INTER_NEAREST
+            picture[y : y + panel, c * step : c * step + panel] = cv2.resize(
+                item, (panel, panel), interpolation=method
+            )
     return picture
+
+
+def segmentation_rows(images, columns, panel=128):
+    """`panel_rows` of class-index maps: {title: (N, H, W) maps} (ground truth, predictions,
+    ...) coloured with `voc_palette` (255: void, cream); nearest-neighbour scaling."""
+    palette = voc_palette()
+    coloured = {title: palette[np.asarray(maps, np.int64)] for title, maps in columns.items()}
+    return panel_rows(images, coloured, panel)
+
+
+def heat_rows(images, columns, panel=128, alpha=0.5):
+    """`panel_rows` of maps over the images: {title: (N, h, w) maps} (CAMs, occlusion
+    sensitivity), each min-max normalized, in jet colours over its image."""
+    images = [to_uint8(image) for image in images]
+    overlays = {
+        title: [
+            overlay(image, np.asarray(maps[i], np.float32), alpha=alpha)
+            for i, image in enumerate(images)
+        ]
+        for title, maps in columns.items()
+    }
+    return panel_rows(images, overlays, panel)

@@ -126,9 +126,13 @@ def sensitivity(model, pixels, labels, patch, fill, normalize, stride=None, batc
     stride = as_int(stride or max(1, patch // 2), "stride", minimum=1)
     tops, lefts = range(0, height - patch + 1, stride), range(0, width - patch + 1, stride)
 
-    def probability(images):
-        out = model.predict(normalize(images), batch_size=batch_size, verbose=0)
-        return np.asarray(out)[np.arange(num), labels]
+    def probability(images):  # eager calls: no tf.function traced per model and position
+        inputs = normalize(images)
+        out = [
+            np.asarray(model(inputs[i : i + batch_size], training=False))
+            for i in range(0, num, batch_size)
+        ]
+        return np.concatenate(out)[np.arange(num), labels]
 
     clean = probability(pixels)
     maps = np.empty((num, len(tops), len(lefts)), np.float32)
