@@ -39,6 +39,13 @@ DATASET_DEFAULTS = {
         "train": {**TRAIN, "epochs": 60, "weight_decay": 5e-4, "out": "runs/emotion-ckplus"},
     },
 }
+# Tables X and XI: plain, standard augmentation (A: random crops and flips), HaS, both.
+VARIANTS = (
+    Variant("CNN"),
+    Variant("CNN+A"),
+    Variant("HaS", hides=True),
+    Variant("A+HaS", hides=True),
+)
 AUGMENTED = ("CNN+A", "A+HaS")
 
 
@@ -58,12 +65,7 @@ class Emotion(Recipe):
     doc = __doc__
     datasets = DATASET_DEFAULTS
     dataset_help = "builtin (generated faces, no download) or ckplus (CK+ in --data-dir)."
-    variants = (
-        Variant("CNN"),
-        Variant("CNN+A"),
-        Variant("HaS", hides=True),
-        Variant("A+HaS", hides=True),
-    )
+    variants = VARIANTS
     evaluation_flags = ("eval_batch_size", "test_images")
     metrics = (
         Metric("accuracy", "accuracy"),

@@ -96,3 +96,12 @@ def test_imagenet_transforms():
     np.testing.assert_allclose(test["image"].numpy(), expected, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="`transform` must be one of"):
         cls.train_dataset(source, 4, cls.IMAGENET_STATS, "mnist")
+
+
+def test_a_constant_channel_is_centred_not_divided_by_zero():
+    images = np.zeros((3, 4, 4, 2), np.uint8)
+    images[..., 0] = 7
+    images[..., 1] = np.arange(3)[:, None, None] * 100
+    mean, std = cls.channel_stats(images)
+    assert std[0] == 1.0 and std[1] > 1  # exact: the floor
+    assert np.isfinite(np.asarray(cls.normalize(images, (mean, std)))).all()

@@ -539,7 +539,10 @@ def test_keep_checkpoints_default_keeps_the_last_two_and_the_best(tmp_path):
 RECIPES = ["keras_has.recipes.wsol", "keras_has.recipes.temporal"]
 ALL_RECIPES = [
     *RECIPES,
-    *(f"keras_has.recipes.{name}" for name in ("classification", "segmentation", "wsss", "emotion")),
+    *(
+        f"keras_has.recipes.{name}"
+        for name in ("classification", "segmentation", "wsss", "emotion", "age_gender")
+    ),
 ]
 HEAVY = {"tensorflow", "keras", "zoo", "numpy", "cv2"}
 

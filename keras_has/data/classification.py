@@ -61,15 +61,21 @@ def tfds_source(dataset, split, data_dir=None, version=None, shuffle_files=False
 
 
 def from_arrays(images, labels):
-    """A source from uint8 images (N, H, W, C) and labels (N,)."""
+    """A source from uint8 images (N, H, W, C) and labels (N,) int, or a dict of targets by
+    output name ({"gender": (N,), "age": (N,)}: "label" is then that dict)."""
+    if isinstance(labels, dict):
+        label = {name: np.asarray(values) for name, values in labels.items()}
+    else:
+        label = np.asarray(labels, np.int64)
     return tf.data.Dataset.from_tensor_slices(
-        {"image": np.asarray(images, np.uint8), "label": np.asarray(labels, np.int64)}
+        {"image": np.asarray(images, np.uint8), "label": label}
     )
 
 
 def channel_stats(images):
     """Per-channel (mean, std) in pixels (float64 (C,)) of uint8 images (N, H, W, C), an array
-    or a source: the fill of hidden pixels and the normalization."""
+    or a source: the fill of hidden pixels and the normalization. A std below one pixel level
+    is 1 (a constant channel is centred, not divided by zero)."""
     total = squares = None
     count = 0
     batches = (
@@ -85,7 +91,9 @@ def channel_stats(images):
     if not count:
         raise ValueError("channel_stats: no images")
     mean = total / count
-    return mean, np.sqrt(np.maximum(squares / count - mean**2, 0.0))
+    # A channel that never varies (flat test images) is not scaled: std 1, not 0 (no NaN).
+    std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
+    return mean, np.where(std < 1.0, 1.0, std)
 
 
 def normalize(images, stats):

@@ -80,7 +80,8 @@ def train(
         strategy: default: the one `setup(args)` made (called here if it was not).
         steps_per_epoch: batches per epoch; default: the dataset's cardinality. The learning
             rate schedule runs over `epochs * steps_per_epoch` steps.
-        loss, metrics: default sparse categorical cross-entropy on probabilities, accuracy.
+        loss, metrics: default sparse categorical cross-entropy on probabilities, accuracy; a
+            model of several outputs takes dicts by output name.
         callbacks: more Keras callbacks, called before the loop's own.
         config: the run's identity (default `run_config(args)`), stored in config.json.
         ignored: keys dropped from a stored config before comparing (flags that no longer
@@ -160,7 +161,7 @@ def _compiled_model(build_model, args, strategy, steps, loss, metrics):
         model.compile(
             optimizer=make_optimizer(args, args.epochs * steps),
             loss=loss or keras.losses.SparseCategoricalCrossentropy(),
-            metrics=list(metrics or []),
+            metrics=metrics if isinstance(metrics, dict) else list(metrics or []),
             jit_compile=bool(args.xla),
         )
     build_from_specs(model, strategy)
