@@ -291,25 +291,26 @@ def panel_rows(images, columns, panel=128):
     Args:
         images: (N, H, W, 3) RGB.
         columns: {title: N pictures (h, w, 3) RGB}, in order (scaled to the panel).
-        panel: panel side in pixels.
+        panel: panel side in pixels, or (height, width).
 
     Returns:
-        (HEADER + N * panel + (N - 1) * GAP, (1 + C) * (panel + GAP) - GAP, 3) uint8 RGB.
+        (HEADER + N * (P + GAP) - GAP, (1 + C) * (Q + GAP) - GAP, 3) uint8 RGB, (P, Q) the
+        panel's height and width.
     """
+    rows, cols = (panel, panel) if np.ndim(panel) == 0 else panel
     titles = ["image", *columns]
-    step = panel + GAP
-    height = HEADER + len(images) * step - GAP
-    picture = np.full((height, len(titles) * step - GAP, 3), 255, np.uint8)
+    step_x, step_y = cols + GAP, rows + GAP
+    height = HEADER + len(images) * step_y - GAP
+    picture = np.full((height, len(titles) * step_x - GAP, 3), 255, np.uint8)
     for c, title in enumerate(titles):
-        _write(picture, title, (c * step, 0, c * step + panel, HEADER), 0.5, "center")
+        _write(picture, title, (c * step_x, 0, c * step_x + cols, HEADER), 0.5, "center")
     for i, image in enumerate(images):
         shown = [image, *(pictures[i] for pictures in columns.values())]
-        y = HEADER + i * step
+        y = HEADER + i * step_y
         for c, item in enumerate(shown):
-            item = to_uint8(item)
             method = cv2.INTER_LINEAR if c == 0 else cv2.INTER_NEAREST
-            picture[y : y + panel, c * step : c * step + panel] = cv2.resize(
-                item, (panel, panel), interpolation=method
+            picture[y : y + rows, c * step_x : c * step_x + cols] = cv2.resize(
+                to_uint8(item), (cols, rows), interpolation=method
             )
     return picture
 

@@ -541,7 +541,7 @@ ALL_RECIPES = [
     *RECIPES,
     *(
         f"keras_has.recipes.{name}"
-        for name in ("classification", "segmentation", "wsss", "emotion", "age_gender")
+        for name in ("classification", "segmentation", "wsss", "emotion", "age_gender", "reid")
     ),
 ]
 HEAVY = {"tensorflow", "keras", "zoo", "numpy", "cv2"}
