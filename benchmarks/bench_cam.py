@@ -71,7 +71,11 @@ def run(model_name, batch, rounds, classes=200):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="googlenet_gap", choices=sorted(set(zoo.list_models()) - {"temporal_cam_net"}))
+    parser.add_argument(
+        "--model",
+        default="googlenet_gap",
+        choices=sorted(set(zoo.list_models()) - {"temporal_cam_net"}),
+    )
     parser.add_argument("--batch", type=int, default=32, help="images per batch")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     args = parser.parse_args()

@@ -75,7 +75,11 @@ def run(model_name, width, size, batch, steps, rounds, patch_sizes, xla=False):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="googlenet_gap", choices=sorted(set(zoo.list_models()) - {"temporal_cam_net"}))
+    parser.add_argument(
+        "--model",
+        default="googlenet_gap",
+        choices=sorted(set(zoo.list_models()) - {"temporal_cam_net"}),
+    )
     parser.add_argument("--width", type=float, default=0.25)
     parser.add_argument("--size", type=int, default=128, help="crop side")
     parser.add_argument("--batch", type=int, default=64)

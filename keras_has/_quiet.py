@@ -3,11 +3,13 @@
 TensorFlow writes start-up lines straight to file descriptor 2 from C++
 before its logging is configured ("Could not find cuda drivers", twice on a
 machine without a GPU; "failed call to cuInit" at error level; the CPU
-feature banner), so neither `TF_CPP_MIN_LOG_LEVEL` nor Python's logging can
+feature banner; "oneDNN custom operations are on" on CPUs where oneDNN is
+the default), so neither `TF_CPP_MIN_LOG_LEVEL` nor Python's logging can
 hide them. `import_keras()` imports Keras with descriptor 2 sent to a
 temporary file, initializes TensorFlow's devices there, then writes back
-every captured line that is not one of those known start-up lines: real
-errors still show.
+every captured line that is neither an info-level line ("I0000 ...", which
+`TF_CPP_MIN_LOG_LEVEL` 1 means to hide) nor one of the known start-up
+warnings and errors above: real warnings and errors still show.
 
 Nothing is captured when Keras is already imported, or when the user set
 `TF_CPP_MIN_LOG_LEVEL=0` (they asked for everything). Info lines logged
@@ -16,6 +18,7 @@ later ("Compiled cluster using XLA!") are hidden by defaulting
 """
 
 import os
+import re
 import sys
 import tempfile
 
@@ -30,6 +33,7 @@ STARTUP_NOISE = (
     "Unable to register cuBLAS factory",
     "computation_placer.cc",
 )
+INFO_LINE = re.compile(r"I\d{4} ")  # absl's info prefix: I, month and day, a space
 
 
 def import_keras():
@@ -61,7 +65,11 @@ def import_keras():
 
 
 def _is_noise(line):
-    return not line.strip() or any(marker in line for marker in STARTUP_NOISE)
+    return (
+        not line.strip()
+        or INFO_LINE.match(line) is not None
+        or any(marker in line for marker in STARTUP_NOISE)
+    )
 
 
 import_keras()  # importing this module imports Keras, quietly: `import keras_has._quiet` first

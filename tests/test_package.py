@@ -48,6 +48,26 @@ def test_first_use_imports_keras_quietly(code):
     assert python(code).stderr == ""
 
 
+def test_the_start_up_filter_drops_info_lines_and_known_noise_but_keeps_real_messages():
+    from keras_has._quiet import _is_noise
+
+    dropped = [
+        "I0000 00:00:1796271658.522306   10744 port.cc:153] oneDNN custom operations are on.\n",
+        "I1203 04:05:06.000001   1 some_new_module.cc:1] any future info line\n",
+        "E0000 00:00:1.0   1 cuda_executor.cc:1] failed call to cuInit: UNKNOWN ERROR (303)\n",
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n",
+        "\n",
+    ]
+    kept = [
+        "W0000 00:00:1.0   1 op_kernel.cc:1] OP_REQUIRES failed: out of memory\n",
+        "E0000 00:00:1.0   1 some_module.cc:1] a real error\n",
+        "Traceback (most recent call last):\n",
+        "INFO: a Python log line that is not absl's\n",
+    ]
+    assert [_is_noise(x) for x in dropped] == [True] * len(dropped)
+    assert [_is_noise(x) for x in kept] == [False] * len(kept)
+
+
 def test_a_saved_model_with_the_layer_loads_after_import_keras_then_keras_has(tmp_path):
     path = tmp_path / "model.keras"
     python(
