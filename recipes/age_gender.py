@@ -132,9 +132,8 @@ class AgeGender(Recipe):
         if args.dataset == "builtin":
             from keras_has.data import synthetic_faces
 
-            train, test = (
-                synthetic_faces.make_ages(n, args.image_size, seed=seed)
-                for n, seed in ((args.train_images, 1), (args.test_images, 2))
+            train, test = synthetic_faces.train_test(
+                synthetic_faces.make_ages, args.train_images, args.test_images, args.image_size
             )
             train_x, train_ages, train_genders = train.images, train.ages, train.genders
             test_x, test_real, covered = test.images, None, test.covered

@@ -134,10 +134,9 @@ class Emotion(Recipe):
         else:
             from keras_has.data import synthetic_faces
 
-            sets = [
-                synthetic_faces.make_emotions(n, args.image_size, seed=seed)
-                for n, seed in ((args.train_images, 1), (args.test_images, 2))
-            ]  # different seeds: different people
+            sets = synthetic_faces.train_test(
+                synthetic_faces.make_emotions, args.train_images, args.test_images, args.image_size
+            )
             pixels = [s.images for s in sets]
             train, test = slice(None), slice(None)
             labels, covered = [s.labels for s in sets], sets[1].covered

@@ -43,6 +43,14 @@ def test_ages_and_genders():
         assert len(set(faces.genders[faces.subjects == person])) == 1
 
 
+@pytest.mark.parametrize("make", [sf.make_emotions, sf.make_ages])
+def test_the_recipes_split_covers_test_faces_only(make):
+    train, test = sf.train_test(make, 40, 80, 32, hard_fraction=0.5)
+    assert len(train.images) == 40 and len(test.images) == 80
+    assert not train.covered.any() and 0.3 < test.covered.mean() < 0.7  # binomial(80, 0.5)
+    assert not np.array_equal(train.images[:40], test.images[:40])  # other seeds, other people
+
+
 @pytest.mark.parametrize(
     "kwargs, name",
     [

@@ -13,7 +13,8 @@ TINY = ["--epochs", "1", "--batch-size", "16", "--dim", "16", "--eval-batch-size
 
 
 def test_builtin_people_baseline_erasing_and_has(tmp_path):
-    argv = [*TINY, "--variants", "Baseline,RandomErasing,HaS", "--out", str(tmp_path)]
+    argv = [*TINY, "--identities", "100", "--images-per-camera", "2"]
+    argv += ["--variants", "Baseline,RandomErasing,HaS", "--out", str(tmp_path)]
     results = reid.main(argv)
     assert list(results) == ["Baseline", "RandomErasing", "HaS"]
     for result in results.values():
@@ -21,7 +22,7 @@ def test_builtin_people_baseline_erasing_and_has(tmp_path):
         assert result["num_valid_queries"] == 200
         assert 0 <= result["rank1"] <= result["rank5"] <= result["rank10"] <= 1
         assert 0 < result["map"] <= 1 and 0 <= result["occluded_map"] <= 1
-    assert (tmp_path / "builtin-data" / "query").is_dir()
+    assert (tmp_path / "builtin-data-100x2" / "query").is_dir()
     assert json.loads((tmp_path / "has" / "config.json").read_text())["patch_sizes"] == [32]
     assert (tmp_path / "retrieval.png").is_file()
 
@@ -48,6 +49,8 @@ def no_data(*args, **kwargs):
         (["--batch-size", "30"], "--batch-size: 30 is not a multiple of 4"),
         (["--dataset", "duke"], "--data-dir: --dataset duke needs its folder"),
         (["--has", "96"], "--has"),
+        (["--identities", "7"], "--identities: 7 is not an even int >= 4"),
+        (["--images-per-camera", "1"], "--images-per-camera: 1 is below 2"),
     ],
 )
 def test_bad_flags_are_one_line_errors_before_any_data(

@@ -102,6 +102,15 @@ def make_ages(num_images, image_size=64, hard_fraction=0.25, num_subjects=200, s
     return Faces(images, None, ages, genders, covered, people.astype(np.int64))
 
 
+def train_test(make, num_train, num_test, image_size, hard_fraction=0.25):
+    """A recipe's split: training faces with every region in view (seed 1, as posed data sets
+    show them) and test faces of other people (seed 2) whose strongest cue is covered in
+    `hard_fraction` of them; `make` is `make_emotions` or `make_ages`. Returns (train, test)
+    `Faces`."""
+    train = make(num_train, image_size, 0.0, seed=1)
+    return train, make(num_test, image_size, hard_fraction, seed=2)
+
+
 def _check(num_images, image_size, hard_fraction, num_subjects, seed):
     num_images = as_int(num_images, "num_images", minimum=1)
     size = as_int(image_size, "image_size", minimum=MIN_IMAGE_SIZE)
