@@ -21,7 +21,7 @@ import zlib
 from typing import Any, ClassVar, NamedTuple
 
 # TensorFlow, Keras and the zoo are imported after the flags are parsed.
-from keras_has.recipes.emotion import AUGMENTED, VARIANTS
+from keras_has.recipes.emotion import VARIANTS, Emotion
 from keras_has.training import flags
 from keras_has.training.runner import Recipe
 from keras_has.training.tables import Metric
@@ -163,17 +163,7 @@ class AgeGender(Recipe):
         outputs = {"gender": 2, "age": AGES}
         return zoo.wrn_age_gender(outputs, input_shape=shape, depth=args.depth, width=args.width)
 
-    def make_epoch(self, args, data, run, mean, seed):
-        from keras_has.data import classification as cls
-
-        has = None
-        if run.patch_sizes is not None:
-            has = {"patch_size": run.patch_sizes, "hide_prob": args.hide_prob}
-        transform = "cifar" if run.variant.name in AUGMENTED else "none"
-        stats = (mean, data.stats[1])
-        return cls.train_dataset(
-            data.train, args.batch_size, stats, transform, args.image_size, has=has, seed=seed
-        )
+    make_epoch = Emotion.make_epoch  # the same four variants' training data
 
     def evaluate(self, args, model, data, mean):
         import numpy as np

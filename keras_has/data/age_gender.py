@@ -41,6 +41,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_has._arguments import as_bool, as_choice, as_int
+from keras_has.data.reports import Report
 
 __all__ = [
     "APPA_SPLITS", "AgeGenderError", "Records", "Report", "appa_real", "load_images",
@@ -68,18 +69,6 @@ _GENDERS = {"male": 0, "female": 1}
 
 class AgeGenderError(ValueError):
     """An age / gender file that cannot be used; the message names the file."""
-
-
-@dataclasses.dataclass
-class Report:
-    """What a reader skipped: ``malformed``, (path, reason) of each in reading order."""
-
-    malformed: list = dataclasses.field(default_factory=list)
-
-    @property
-    def count(self):
-        """The number of malformed (skipped) examples."""
-        return len(self.malformed)
 
 
 @dataclasses.dataclass

@@ -35,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_has._arguments import as_int
+from keras_has.data.reports import Report
 
 __all__ = [
     "Report",
@@ -56,18 +57,6 @@ _PATTERNS = {
     "Market-1501": re.compile(r"(-1|\d{4})_c(\d+)s\d+_\d{6}_\d{2}\.jpg", re.IGNORECASE),
     "DukeMTMC-reID": re.compile(r"(-1|\d{4})_c(\d+)_f\d{7}\.jpg", re.IGNORECASE),
 }
-
-
-@dataclasses.dataclass
-class Report:
-    """What a reader skipped: ``malformed``, (path, reason) of each, split by split in order."""
-
-    malformed: list = dataclasses.field(default_factory=list)
-
-    @property
-    def count(self):
-        """The number of malformed (skipped) files."""
-        return len(self.malformed)
 
 
 @dataclasses.dataclass

@@ -40,6 +40,8 @@ import scipy.io
 import tensorflow as tf
 from PIL import Image
 
+from keras_has.data import reports
+
 __all__ = [
     "CLASSES", "IGNORE_LABEL", "NUM_CLASSES", "Report", "VOCError", "labels_from_mask",
     "read_mask", "sbd", "sbd_ids", "voc", "voc_ids",
@@ -71,18 +73,12 @@ class VOCError(ValueError):
 
 
 @dataclasses.dataclass
-class Report:
+class Report(reports.Report):
     """What `voc` / `sbd` left out: ``malformed``, (path, reason) of each skipped
     example in list order (``count`` of them), and ``excluded``, the ids left out
     through `exclude` (sbd)."""
 
-    malformed: list = dataclasses.field(default_factory=list)
     excluded: list = dataclasses.field(default_factory=list)
-
-    @property
-    def count(self):
-        """The number of malformed (skipped) examples."""
-        return len(self.malformed)
 
 
 def labels_from_mask(mask):
