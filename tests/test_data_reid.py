@@ -23,8 +23,8 @@ def _write(folder, names, colour=(40, 90, 200), shape=(16, 8)):
         assert cv2.imwrite(str(folder / name), image)
 
 
-def _market(root, train=(), query=(), gallery=()):
-    base = root / MARKET
+def _layout(folder, root, train=(), query=(), gallery=()):
+    base = root / folder
     for sub, names in (
         ("bounding_box_train", train),
         ("query", query),
@@ -34,15 +34,12 @@ def _market(root, train=(), query=(), gallery=()):
     return base
 
 
-def _duke(root, train=(), query=(), gallery=()):
-    base = root / DUKE
-    for sub, names in (
-        ("bounding_box_train", train),
-        ("query", query),
-        ("bounding_box_test", gallery),
-    ):
-        _write(base / sub, names)
-    return base
+def _market(root, **splits):
+    return _layout(MARKET, root, **splits)
+
+
+def _duke(root, **splits):
+    return _layout(DUKE, root, **splits)
 
 
 def _read_quietly(reader, root):
