@@ -265,13 +265,14 @@ class ReID(Recipe):
         return features / np.where(norms > 0, norms, 1.0)
 
     def figure(self, args, models, data):
-        """retrieval.png: the first queries and each model's top 10 (green right, red wrong)."""
+        """retrieval.png: the first query of the first 4 persons and each model's top 10 (green
+        right, red wrong)."""
         import cv2
         import numpy as np
 
         from keras_has import viz
 
-        queries = np.arange(min(4, len(data.query[0])))
+        queries = np.sort(np.unique(data.query[1], return_index=True)[1])[:4]  # 4 persons
         rows, columns = [], {f"#{k + 1}": [] for k in range(10)}
         for name, model in models.items():
             q = self._features(args, model, data.query[0][queries], data.stats)
